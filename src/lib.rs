@@ -1,1 +1,15 @@
-pub fn placeholder() {}
+//! poolbroker: an Azure Functions custom handler that attaches, updates and detaches Synapse Spark
+//! pools in Azure ML workspaces and submits Spark jobs, driven by Service Bus, timers and hooks.
+//! See docs/architecture.md for the layout.
+
+pub mod azureml;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod engine;
+pub mod functions;
+pub mod handler;
+pub mod hooks;
+pub mod package;
+pub mod servicebus;
+pub mod telemetry;

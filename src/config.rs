@@ -1,0 +1,1 @@
+//! Runtime configuration (work in progress)

@@ -1,0 +1,1 @@
+//! functions (work in progress)

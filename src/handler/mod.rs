@@ -1,0 +1,1 @@
+//! handler (work in progress)

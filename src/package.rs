@@ -1,0 +1,1 @@
+//! Deployable package builder (work in progress)

@@ -1,0 +1,1 @@
+//! servicebus (work in progress)
