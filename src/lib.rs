@@ -3,6 +3,7 @@
 //! See docs/architecture.md for the layout.
 
 pub mod azureml;
+pub mod cleanup;
 pub mod cli;
 pub mod config;
 pub mod domain;

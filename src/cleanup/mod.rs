@@ -1,0 +1,1 @@
+//! cleanup (work in progress)
