@@ -1,0 +1,168 @@
+//! Which workspaces the broker may touch, from a settings string such as
+//! `/subscriptions/S1,/subscriptions/S2/resourceGroups/rg-ml`.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use super::arm_id::ArmIdError;
+use super::field_error::quote;
+use super::workspace_id::WorkspaceId;
+
+const WHAT: &str = "a scope allow-list entry";
+const SHAPE: &str = "/subscriptions/{subscriptionId}[/resourceGroups/{resourceGroup}[/providers/Microsoft.MachineLearningServices/workspaces/{name}]] or *";
+
+/// ARM id prefixes, matched case-insensitively on whole segments (`/subscriptions/S/resourceGroups/rg`
+/// allows `rg` but not `rg2`). An empty list allows nothing; `*` allows everything.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScopeAllowList {
+    raw: Vec<String>,
+    any: bool,
+    prefixes: Vec<Vec<String>>,
+}
+
+impl ScopeAllowList {
+    pub fn parse(s: &str) -> Result<Self, ArmIdError> {
+        let mut list = Self {
+            raw: Vec::new(),
+            any: false,
+            prefixes: Vec::new(),
+        };
+        for entry in s.split(',').map(str::trim).filter(|e| !e.is_empty()) {
+            if entry == "*" {
+                list.any = true;
+                list.raw.push(entry.to_owned());
+                continue;
+            }
+            let err = |problem: String| ArmIdError {
+                what: WHAT,
+                shape: SHAPE,
+                problem,
+            };
+            let Some(rest) = entry.strip_prefix('/') else {
+                return Err(err(format!("{} does not start with '/'", quote(entry))));
+            };
+            let segs: Vec<String> = rest
+                .trim_end_matches('/')
+                .split('/')
+                .map(str::to_ascii_lowercase)
+                .collect();
+            if segs.iter().any(String::is_empty) {
+                return Err(err(format!("{} has an empty segment", quote(entry))));
+            }
+            if segs[0] != "subscriptions" || segs.len() < 2 {
+                return Err(err(format!(
+                    "{} must start with /subscriptions/{{id}}",
+                    quote(entry)
+                )));
+            }
+            list.raw.push(entry.to_owned());
+            list.prefixes.push(segs);
+        }
+        Ok(list)
+    }
+
+    pub fn allows(&self, ws: &WorkspaceId) -> bool {
+        if self.any {
+            return true;
+        }
+        let id = ws.arm_id().to_ascii_lowercase();
+        let segs: Vec<&str> = id.trim_start_matches('/').split('/').collect();
+        self.prefixes
+            .iter()
+            .any(|p| p.len() <= segs.len() && p.iter().zip(&segs).all(|(a, b)| a == b))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.raw.is_empty()
+    }
+
+    pub fn entries(&self) -> &[String] {
+        &self.raw
+    }
+}
+
+impl fmt::Display for ScopeAllowList {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.raw.join(","))
+    }
+}
+
+impl FromStr for ScopeAllowList {
+    type Err = ArmIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::parse(s)
+    }
+}
+
+impl Serialize for ScopeAllowList {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for ScopeAllowList {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Self::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SUB: &str = "00000000-0000-0000-0000-000000000001";
+
+    fn ws(rg: &str, name: &str) -> WorkspaceId {
+        WorkspaceId::new(SUB, rg, name).unwrap()
+    }
+
+    #[test]
+    fn prefix_matches_on_segment_boundaries_case_insensitively() {
+        let list = ScopeAllowList::parse(&format!(
+            " /subscriptions/{SUB}/resourcegroups/POOLBROKER-demo/ , /subscriptions/00000000-0000-0000-0000-0000000000ff"
+        ))
+        .unwrap();
+        assert!(list.allows(&ws("poolbroker-demo", "mlw")));
+        assert!(list.allows(&ws("PoolBroker-Demo", "mlw2")));
+        assert!(
+            !list.allows(&ws("poolbroker-demo2", "mlw")),
+            "rg prefix must not match a longer rg name"
+        );
+        assert!(!list.allows(&ws("other", "mlw")));
+        let other_sub =
+            WorkspaceId::new("00000000-0000-0000-0000-0000000000FF", "any", "mlw").unwrap();
+        assert!(list.allows(&other_sub));
+    }
+
+    #[test]
+    fn whole_workspace_entry_and_star_and_empty() {
+        let exact = ScopeAllowList::parse(&ws("rg", "mlw").arm_id()).unwrap();
+        assert!(exact.allows(&ws("rg", "mlw")));
+        assert!(!exact.allows(&ws("rg", "mlw2")));
+        assert!(ScopeAllowList::parse("*").unwrap().allows(&ws("rg", "mlw")));
+        let empty = ScopeAllowList::parse(" , ").unwrap();
+        assert!(empty.is_empty());
+        assert!(!empty.allows(&ws("rg", "mlw")));
+    }
+
+    #[test]
+    fn bad_entries_are_rejected_with_shape() {
+        let e = ScopeAllowList::parse("subscriptions/x").unwrap_err();
+        assert!(e.to_string().contains("does not start with '/'"), "{e}");
+        assert!(
+            ScopeAllowList::parse("/resourceGroups/rg")
+                .unwrap_err()
+                .problem
+                .contains("must start with /subscriptions")
+        );
+        assert!(ScopeAllowList::parse("/subscriptions").is_err());
+        assert!(
+            ScopeAllowList::parse("/subscriptions//x")
+                .unwrap_err()
+                .problem
+                .contains("empty segment")
+        );
+    }
+}
