@@ -1,4 +1,6 @@
 //! Service Bus emulator: an in-memory broker plus the Service Bus REST API on top of it.
 pub mod broker;
 
-pub use broker::{Broker, BrokerError, OutgoingMessage, QueueConfig, ReceivedMessage, SessionReceiver};
+pub use broker::{
+    Broker, BrokerError, OutgoingMessage, QueueConfig, ReceivedMessage, SessionReceiver, SubQueue,
+};
