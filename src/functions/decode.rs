@@ -75,7 +75,10 @@ mod tests {
     #[test]
     fn binary_payloads_are_base64() {
         assert_eq!(decode_bytes(&json!("aGk="), true), Some(b"hi".to_vec()));
-        assert_eq!(decode_bytes(&json!("\"aGk=\""), false), Some(b"aGk=".to_vec()));
+        assert_eq!(
+            decode_bytes(&json!("\"aGk=\""), false),
+            Some(b"aGk=".to_vec())
+        );
         assert_eq!(decode_bytes(&json!("%%%"), true), None);
     }
 }

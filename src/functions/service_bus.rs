@@ -29,11 +29,7 @@ impl ServiceBusDelivery {
         let raw = request.binding(binding)?;
         let body = decode_bytes(raw, binary).ok_or_else(|| InvocationError::WrongShape {
             binding: binding.to_owned(),
-            expected: if binary {
-                "base64 string"
-            } else {
-                "string"
-            },
+            expected: if binary { "base64 string" } else { "string" },
         })?;
         let properties = match request
             .metadata_value("ApplicationProperties")
@@ -86,7 +82,6 @@ fn flatten_properties(map: &Map<String, Value>) -> Vec<(String, String)> {
         })
         .collect()
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -1,0 +1,192 @@
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "poolbroker",
+    version,
+    about = "Event-driven broker that attaches Synapse Spark pools to Azure ML workspaces and submits Spark jobs",
+    long_about = None
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run as an Azure Functions custom handler on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT.
+    Serve,
+    /// Start the local world (Service Bus, ARM and identity emulators, local Functions host with this handler).
+    Local(LocalArgs),
+    /// Enqueue a command file (JSON envelope or az-ml attach YAML) onto the commands queue.
+    Send(SendArgs),
+    /// Attach, update, show, list and detach Synapse Spark pools (like `az ml compute`).
+    #[command(subcommand)]
+    Compute(ComputeCommand),
+    /// Submit, show and cancel Spark jobs (compute and identity chosen by poolbroker).
+    #[command(subcommand)]
+    Job(JobCommand),
+    /// Build the deployable zip (host.json, function folders, the handler binary).
+    Package(PackageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LocalArgs {
+    /// Run a short scripted demo against the local world, print what happens and exit.
+    #[arg(long)]
+    pub demo: bool,
+    /// Port of the HTTP triggers (as `func start`).
+    #[arg(long, default_value_t = 7071)]
+    pub http_port: u16,
+    /// Port of the Service Bus emulator's REST endpoint.
+    #[arg(long, default_value_t = 7072)]
+    pub servicebus_port: u16,
+    /// Port of the ARM / Azure ML emulator (also serves the managed-identity token endpoint).
+    #[arg(long, default_value_t = 7073)]
+    pub arm_port: u16,
+    /// Folder with host.json and function-definitions/ (default: the current directory, else the
+    /// folder of the executable's source tree).
+    #[arg(long)]
+    pub app_root: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SendArgs {
+    /// Command file: a poolbroker/v1 JSON envelope, or an `az ml compute attach` YAML.
+    pub file: PathBuf,
+    /// Queue to send to.
+    #[arg(long, default_value = "pool-commands")]
+    pub queue: String,
+    /// Wait for the reply on the reply queue and print it.
+    #[arg(long)]
+    pub wait: bool,
+    /// Reply queue used with --wait.
+    #[arg(long, default_value = "pool-replies")]
+    pub reply_queue: String,
+    /// Seconds to wait for the reply.
+    #[arg(long, default_value_t = 120)]
+    pub timeout: u64,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct WorkspaceArgs {
+    /// Subscription id (default: from POOLBROKER_DEFAULT_WORKSPACE).
+    #[arg(long, short = 's', global = true)]
+    pub subscription: Option<String>,
+    /// Resource group of the Azure ML workspace.
+    #[arg(long, short = 'g', global = true)]
+    pub resource_group: Option<String>,
+    /// Azure ML workspace name.
+    #[arg(long, short = 'w', global = true)]
+    pub workspace_name: Option<String>,
+    /// Output format.
+    #[arg(long, short = 'o', value_enum, default_value_t = OutputFormat::Json, global = true)]
+    pub output: OutputFormat,
+    /// Send the command to the broker's queue and wait for its reply instead of calling ARM directly.
+    #[arg(long, global = true)]
+    pub via_queue: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum, Default, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Json,
+    Yaml,
+    Table,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ComputeCommand {
+    /// Attach a Synapse Spark pool (re-attaching an existing name updates it).
+    Attach {
+        /// az-ml compute YAML (`type: synapsespark`).
+        #[arg(long, short = 'f')]
+        file: PathBuf,
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
+    /// Update the identity of an attached pool.
+    Update {
+        #[arg(long, short = 'n')]
+        name: String,
+        /// SystemAssigned, UserAssigned or None.
+        #[arg(long)]
+        identity: String,
+        /// User-assigned identity resource ids, in order (the first is used for jobs by default).
+        #[arg(long, num_args = 1..)]
+        user_assigned_identities: Vec<String>,
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
+    /// Show an attached pool.
+    Show {
+        #[arg(long, short = 'n')]
+        name: String,
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
+    /// List attached Synapse Spark pools.
+    List {
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
+    /// Detach a pool (the Synapse pool itself is never deleted).
+    Detach {
+        #[arg(long, short = 'n')]
+        name: String,
+        /// Do not prompt for confirmation.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        /// Detach even when jobs are running on the pool.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum JobCommand {
+    /// Submit a Spark job (az ml job YAML, `type: spark`).
+    Submit {
+        #[arg(long, short = 'f')]
+        file: PathBuf,
+        /// `auto` (default) or the name of an attached pool.
+        #[arg(long)]
+        compute: Option<String>,
+        /// Same key → same job, however often it is submitted.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Wait for a terminal status.
+        #[arg(long)]
+        wait: bool,
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
+    /// Show a job.
+    Show {
+        #[arg(long, short = 'n')]
+        name: String,
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
+    /// Cancel a job.
+    Cancel {
+        #[arg(long, short = 'n')]
+        name: String,
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct PackageArgs {
+    /// Where to write the zip.
+    #[arg(long, default_value = "dist/poolbroker.zip")]
+    pub out: PathBuf,
+    /// An already-built Linux x86_64 release binary (default: build it with cargo).
+    #[arg(long)]
+    pub binary: Option<PathBuf>,
+}
