@@ -1,1 +1,99 @@
-//! Runtime configuration (work in progress)
+//! Runtime settings shared by `serve`, `local` and the CLI. Every value comes from an environment
+//! variable (Functions app settings arrive as environment variables); the same names work
+//! everywhere. Sub-systems read their own variables (`azureml::ArmClientOptions::from_env`,
+//! `servicebus::ServiceBusSettings`, `telemetry::TelemetryConfig`); this module holds the broker's own.
+
+use std::time::Duration;
+
+use crate::domain::{ScopeAllowList, WorkspaceId};
+
+pub const COMMANDS_QUEUE: &str = "pool-commands";
+pub const REJECTED_QUEUE: &str = "pool-commands-rejected";
+pub const REPLIES_QUEUE: &str = "pool-replies";
+pub const CLEANUP_REPORTS_QUEUE: &str = "cleanup-reports";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} is not set: {hint}")]
+    Missing { name: &'static str, hint: &'static str },
+    #[error("{name}='{value}' is invalid: {problem}")]
+    Invalid {
+        name: &'static str,
+        value: String,
+        problem: String,
+    },
+}
+
+/// The broker's own settings.
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    /// `POOLBROKER_DEFAULT_WORKSPACE`: used when a command names no workspace.
+    pub default_workspace: Option<WorkspaceId>,
+    /// `POOLBROKER_ALLOWED_SCOPES`: ARM id prefixes the broker may touch; unset = `*` (any).
+    pub allowed_scopes: ScopeAllowList,
+    /// `POOLBROKER_COMMANDS_QUEUE` (follow-ups are scheduled onto it).
+    pub commands_queue: String,
+    /// `POOLBROKER_REPLY_QUEUE`: replies for messages without `ReplyTo`.
+    pub reply_queue: String,
+    /// `POOLBROKER_LRO_BUDGET_SECS`: how long one invocation waits on a long-running operation
+    /// before it hands the rest to a scheduled follow-up message.
+    pub lro_budget: Duration,
+    /// `POOLBROKER_OPERATION_DEADLINE_SECS`: when a followed operation or job is given up on.
+    pub operation_deadline: Duration,
+}
+
+impl BrokerSettings {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        let default_workspace = match non_empty("POOLBROKER_DEFAULT_WORKSPACE") {
+            None => None,
+            Some(raw) => Some(WorkspaceId::parse(raw.trim()).map_err(|e| {
+                ConfigError::Invalid {
+                    name: "POOLBROKER_DEFAULT_WORKSPACE",
+                    value: raw.clone(),
+                    problem: e.to_string(),
+                }
+            })?),
+        };
+        let allowed_scopes = match non_empty("POOLBROKER_ALLOWED_SCOPES") {
+            // Unset means any workspace the identity can reach; deployments set it explicitly.
+            None => ScopeAllowList::parse("*").map_err(|e| ConfigError::Invalid {
+                name: "POOLBROKER_ALLOWED_SCOPES",
+                value: "*".into(),
+                problem: e.to_string(),
+            })?,
+            Some(raw) => ScopeAllowList::parse(&raw).map_err(|e| ConfigError::Invalid {
+                name: "POOLBROKER_ALLOWED_SCOPES",
+                value: raw.clone(),
+                problem: e.to_string(),
+            })?,
+        };
+        let seconds = |name: &'static str, default: u64| -> Result<Duration, ConfigError> {
+            match non_empty(name) {
+                None => Ok(Duration::from_secs(default)),
+                Some(raw) => raw
+                    .trim()
+                    .parse::<u64>()
+                    .map(Duration::from_secs)
+                    .map_err(|_| ConfigError::Invalid {
+                        name,
+                        value: raw.clone(),
+                        problem: "expected a whole number of seconds".into(),
+                    }),
+            }
+        };
+        Ok(Self {
+            default_workspace,
+            allowed_scopes,
+            commands_queue: non_empty("POOLBROKER_COMMANDS_QUEUE")
+                .unwrap_or_else(|| COMMANDS_QUEUE.into()),
+            reply_queue: non_empty("POOLBROKER_REPLY_QUEUE").unwrap_or_else(|| REPLIES_QUEUE.into()),
+            lro_budget: seconds("POOLBROKER_LRO_BUDGET_SECS", 20)?,
+            operation_deadline: seconds("POOLBROKER_OPERATION_DEADLINE_SECS", 6 * 3600)?,
+        })
+    }
+}
