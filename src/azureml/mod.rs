@@ -1,1 +1,26 @@
-//! azureml (work in progress)
+//! The ARM client: Azure ML computes and jobs, workspace and Synapse pool reads.
+//!
+//! Built the way the Azure SDK for Rust builds clients: options with defaults, a retry policy that
+//! honours `Retry-After`, long-running operations as pollers with a time budget, and time taken
+//! from tokio so tests can pause it. It moves JSON; `crate::domain` builds bodies and reads
+//! resources.
+
+mod client;
+mod credential;
+mod error;
+mod lro;
+mod options;
+mod resources;
+pub mod retry;
+mod telemetry;
+
+pub use client::{ArmClient, ArmResponse};
+pub use credential::{
+    ARM_SCOPE, AuthError, DeveloperTokens, ManagedIdentityTokens, StaticToken, TokenSource,
+    credential_from_env,
+};
+pub use error::ArmError;
+pub use lro::{LroOutcome, OperationKind, OperationRef};
+pub use options::{ArmClientOptions, LroOptions, OptionsError, RetryOptions};
+pub use resources::JobListFilter;
+pub use telemetry::redacted_url;

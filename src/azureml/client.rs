@@ -1,0 +1,471 @@
+//! The HTTP core: one authenticated, retried, traced request at a time, plus paging.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use http::{HeaderMap, HeaderValue, Method};
+use secrecy::ExposeSecret;
+use serde_json::Value;
+use tokio::time::Instant;
+use tracing::{Instrument, field::Empty};
+use url::Url;
+
+use super::credential::{ARM_SCOPE, AuthError, TokenSource};
+use super::error::{ArmError, error_code_and_message};
+use super::options::ArmClientOptions;
+use super::retry::{
+    RetryDecision, RetryPolicy, is_retryable_status, is_retryable_transport, random_jitter,
+    server_hint,
+};
+use super::telemetry::{namespace_for, redacted_url};
+
+/// Pages followed by one `list` call before we assume a nextLink loop.
+const MAX_PAGES: usize = 1000;
+
+const USER_AGENT: &str = concat!("poolbroker/", env!("CARGO_PKG_VERSION"));
+const CLIENT_REQUEST_ID: &str = "x-ms-client-request-id";
+const CORRELATION_REQUEST_ID: &str = "x-ms-correlation-request-id";
+const REQUEST_ID: &str = "x-ms-request-id";
+
+/// A successful (2xx) ARM response, body already read.
+#[derive(Debug, Clone)]
+pub struct ArmResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    /// `Value::Null` for an empty body.
+    pub body: Value,
+}
+
+impl ArmResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// One client for ARM. Cheap to clone; clones share the connection pool and credential.
+#[derive(Clone)]
+pub struct ArmClient {
+    inner: Arc<Inner>,
+    correlation_id: Option<HeaderValue>,
+}
+
+struct Inner {
+    http: reqwest::Client,
+    options: ArmClientOptions,
+    credential: Arc<dyn TokenSource>,
+    policy: RetryPolicy,
+}
+
+impl std::fmt::Debug for ArmClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ArmClient")
+            .field("endpoint", &self.inner.options.endpoint.as_str())
+            .field("api_version", &self.inner.options.api_version)
+            .field("correlation_id", &self.correlation_id)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Per logical operation (a call and all its retries, pages and polls).
+pub(crate) struct CallContext {
+    correlation_id: HeaderValue,
+}
+
+impl ArmClient {
+    pub fn new(
+        options: ArmClientOptions,
+        credential: Arc<dyn TokenSource>,
+    ) -> Result<Self, ArmError> {
+        let http = reqwest::Client::builder()
+            .user_agent(USER_AGENT)
+            .timeout(options.request_timeout)
+            // A redirect could carry the request (and our token) off the ARM endpoint.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ArmError::InvalidArgument {
+                what: "http client",
+                problem: "could not be built",
+                value: e.to_string(),
+            })?;
+        let policy = RetryPolicy::new(options.retry);
+        Ok(Self {
+            inner: Arc::new(Inner {
+                http,
+                options,
+                credential,
+                policy,
+            }),
+            correlation_id: None,
+        })
+    }
+
+    /// A client whose requests all carry this `x-ms-correlation-request-id` (e.g. the Service Bus
+    /// message's correlation id), so ARM logs can be joined with ours.
+    pub fn with_correlation_id(&self, id: &str) -> Result<Self, ArmError> {
+        let invalid = |problem| ArmError::InvalidArgument {
+            what: "correlation id",
+            problem,
+            value: id.to_owned(),
+        };
+        if id.is_empty() || id.len() > 128 {
+            return Err(invalid("must be 1 to 128 characters"));
+        }
+        if !id.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(invalid("must be visible ASCII without spaces"));
+        }
+        let value = HeaderValue::from_str(id).map_err(|_| invalid("not a valid header value"))?;
+        Ok(Self {
+            inner: Arc::clone(&self.inner),
+            correlation_id: Some(value),
+        })
+    }
+
+    pub fn options(&self) -> &ArmClientOptions {
+        &self.inner.options
+    }
+
+    pub(crate) fn call_context(&self) -> CallContext {
+        let correlation_id = self.correlation_id.clone().unwrap_or_else(|| {
+            HeaderValue::from_str(&uuid::Uuid::new_v4().to_string())
+                .unwrap_or_else(|_| HeaderValue::from_static("poolbroker"))
+        });
+        CallContext { correlation_id }
+    }
+
+    /// Fails unless `url` has the configured endpoint's scheme, host and port.
+    pub fn ensure_on_endpoint(&self, url: &Url) -> Result<(), ArmError> {
+        if url.origin() == self.inner.options.endpoint.origin() {
+            Ok(())
+        } else {
+            Err(ArmError::ForeignUrl {
+                url: redacted_url(url),
+                endpoint: self.inner.options.endpoint.origin().ascii_serialization(),
+            })
+        }
+    }
+
+    /// Parses a URL handed to us by ARM (nextLink, operation URLs) and checks its host.
+    pub(crate) fn followable_url(&self, raw: &str, what: &str) -> Result<Url, ArmError> {
+        let url = Url::parse(raw).map_err(|e| ArmError::InvalidResponse {
+            what: format!("{what} is not an absolute URL ({e})"),
+        })?;
+        self.ensure_on_endpoint(&url)?;
+        Ok(url)
+    }
+
+    pub async fn get(&self, url: &Url) -> Result<ArmResponse, ArmError> {
+        self.send(&self.call_context(), Method::GET, url, None, None)
+            .await
+    }
+
+    pub async fn put(&self, url: &Url, body: &Value) -> Result<ArmResponse, ArmError> {
+        self.send(&self.call_context(), Method::PUT, url, Some(body), None)
+            .await
+    }
+
+    pub async fn delete(&self, url: &Url) -> Result<ArmResponse, ArmError> {
+        self.send(&self.call_context(), Method::DELETE, url, None, None)
+            .await
+    }
+
+    pub async fn post(&self, url: &Url, body: Option<&Value>) -> Result<ArmResponse, ArmError> {
+        self.send(&self.call_context(), Method::POST, url, body, None)
+            .await
+    }
+
+    /// All items of a pageable list, following `nextLink` verbatim (on our endpoint only).
+    pub async fn list(&self, url: &Url) -> Result<Vec<Value>, ArmError> {
+        self.list_with(&self.call_context(), url).await
+    }
+
+    pub(crate) async fn list_with(
+        &self,
+        ctx: &CallContext,
+        url: &Url,
+    ) -> Result<Vec<Value>, ArmError> {
+        let mut items = Vec::new();
+        let mut next = Some(url.clone());
+        let mut pages = 0usize;
+        while let Some(page_url) = next.take() {
+            pages += 1;
+            if pages > MAX_PAGES {
+                return Err(ArmError::InvalidResponse {
+                    what: format!("list did not end after {MAX_PAGES} pages"),
+                });
+            }
+            let response = self.send(ctx, Method::GET, &page_url, None, None).await?;
+            let Value::Object(mut page) = response.body else {
+                return Err(ArmError::InvalidResponse {
+                    what: "list page is not a JSON object".to_owned(),
+                });
+            };
+            match page.remove("value") {
+                Some(Value::Array(values)) => items.extend(values),
+                None | Some(Value::Null) => {}
+                Some(_) => {
+                    return Err(ArmError::InvalidResponse {
+                        what: "list page 'value' is not an array".to_owned(),
+                    });
+                }
+            }
+            match page.remove("nextLink") {
+                Some(Value::String(link)) if !link.is_empty() => {
+                    let link = self.followable_url(&link, "nextLink")?;
+                    if link == page_url {
+                        return Err(ArmError::InvalidResponse {
+                            what: "nextLink points at the page it came from".to_owned(),
+                        });
+                    }
+                    next = Some(link);
+                }
+                None | Some(Value::Null) | Some(Value::String(_)) => {}
+                Some(_) => {
+                    return Err(ArmError::InvalidResponse {
+                        what: "list page 'nextLink' is not a string".to_owned(),
+                    });
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// One logical request with retries. 2xx → `Ok`; anything else → `Err`. `deadline` further
+    /// limits how long retries may go on (LRO polls must fit the invocation budget).
+    pub(crate) async fn send(
+        &self,
+        ctx: &CallContext,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+        deadline: Option<Instant>,
+    ) -> Result<ArmResponse, ArmError> {
+        self.ensure_on_endpoint(url)?;
+        let body = match body {
+            Some(value) => Some(Bytes::from(serde_json::to_vec(value).map_err(|e| {
+                ArmError::InvalidArgument {
+                    what: "request body",
+                    problem: "cannot be serialised",
+                    value: e.to_string(),
+                }
+            })?)),
+            None => None,
+        };
+        let start = Instant::now();
+        let mut retries = 0u32;
+        loop {
+            let attempt = self
+                .attempt(ctx, &method, url, body.clone(), retries)
+                .await?;
+            let (failure, hint) = match attempt {
+                Attempt::Done(response) => return Ok(response),
+                Attempt::Failed(failure) => {
+                    let hint = failure.hint;
+                    (failure, hint)
+                }
+            };
+            if !failure.retryable {
+                return Err(failure.into_error(retries + 1));
+            }
+            let decision = self.inner.policy.decide(
+                retries,
+                start.elapsed(),
+                hint,
+                random_jitter(),
+                deadline.map(|d| d.saturating_duration_since(start)),
+            );
+            match decision {
+                RetryDecision::GiveUp => return Err(failure.into_error(retries + 1)),
+                RetryDecision::Retry { delay } => {
+                    tracing::warn!(
+                        http.request.method = %method,
+                        url.full = %redacted_url(url),
+                        status = failure.status,
+                        retry_in_ms = delay.as_millis() as u64,
+                        attempt = retries + 1,
+                        "ARM request failed transiently; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                    retries += 1;
+                }
+            }
+        }
+    }
+
+    async fn attempt(
+        &self,
+        ctx: &CallContext,
+        method: &Method,
+        url: &Url,
+        body: Option<Bytes>,
+        resend_count: u32,
+    ) -> Result<Attempt, ArmError> {
+        let token = self.inner.credential.token(ARM_SCOPE).await?;
+        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+            .map_err(|_| {
+                ArmError::Auth(AuthError::Rejected {
+                    message: "token contains characters not allowed in a header".to_owned(),
+                })
+            })?;
+        authorization.set_sensitive(true);
+        drop(token);
+
+        let span = tracing::info_span!(
+            "arm.request",
+            otel.kind = "client",
+            http.request.method = %method,
+            url.full = %redacted_url(url),
+            server.address = url.host_str().unwrap_or_default(),
+            http.response.status_code = Empty,
+            az.namespace = namespace_for(url),
+            az.service_request_id = Empty,
+            http.request.resend_count = resend_count,
+            error.type = Empty,
+        );
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let mut request = self
+            .inner
+            .http
+            .request(method.clone(), url.clone())
+            .header(AUTHORIZATION, authorization)
+            .header(ACCEPT, "application/json")
+            .header(CLIENT_REQUEST_ID, client_request_id)
+            .header(CORRELATION_REQUEST_ID, ctx.correlation_id.clone());
+        if let Some(body) = body {
+            request = request.header(CONTENT_TYPE, "application/json").body(body);
+        }
+
+        let exchange = async {
+            let response = request.send().await?;
+            let status = response.status().as_u16();
+            let headers = response.headers().clone();
+            let bytes = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, headers, bytes))
+        }
+        .instrument(span.clone())
+        .await;
+
+        let (status, headers, bytes) = match exchange {
+            Ok(parts) => parts,
+            Err(source) => {
+                span.record("error.type", transport_error_type(&source));
+                return Ok(Attempt::Failed(Failure {
+                    retryable: is_retryable_transport(&source),
+                    status: None,
+                    hint: None,
+                    kind: FailureKind::Transport(source),
+                }));
+            }
+        };
+        span.record("http.response.status_code", status);
+        let request_id = headers
+            .get(REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        if let Some(id) = &request_id {
+            span.record("az.service_request_id", id.as_str());
+        }
+        if (200..300).contains(&status) {
+            let body = parse_success_body(&bytes).map_err(|e| ArmError::InvalidResponse {
+                what: format!(
+                    "HTTP {status} from {method} {} has a body that is not JSON ({e})",
+                    redacted_url(url)
+                ),
+            })?;
+            return Ok(Attempt::Done(ArmResponse {
+                status,
+                headers,
+                body,
+            }));
+        }
+        span.record("error.type", status.to_string().as_str());
+        Ok(Attempt::Failed(Failure {
+            retryable: is_retryable_status(status),
+            status: Some(status),
+            hint: server_hint(&headers, SystemTime::now()),
+            kind: FailureKind::Status {
+                body: error_body(&bytes),
+                request_id,
+            },
+        }))
+    }
+}
+
+enum Attempt {
+    Done(ArmResponse),
+    Failed(Failure),
+}
+
+struct Failure {
+    retryable: bool,
+    status: Option<u16>,
+    hint: Option<Duration>,
+    kind: FailureKind,
+}
+
+enum FailureKind {
+    Status {
+        body: Value,
+        request_id: Option<String>,
+    },
+    Transport(reqwest::Error),
+}
+
+impl Failure {
+    fn into_error(self, attempts: u32) -> ArmError {
+        match self.kind {
+            FailureKind::Transport(source) => ArmError::Transport { source, attempts },
+            FailureKind::Status { body, request_id } => {
+                let (code, message) = error_code_and_message(&body);
+                let status = self.status.unwrap_or_default();
+                if status == 429 {
+                    ArmError::Throttled {
+                        attempts,
+                        retry_after: self.hint,
+                        code,
+                        message,
+                        body,
+                        request_id,
+                    }
+                } else {
+                    ArmError::Status {
+                        status,
+                        code,
+                        message,
+                        body,
+                        request_id,
+                        attempts,
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn parse_success_body(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        Ok(Value::Null)
+    } else {
+        serde_json::from_slice(bytes)
+    }
+}
+
+/// Error bodies are kept verbatim: JSON when they are JSON, else the text.
+fn error_body(bytes: &[u8]) -> Value {
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Value::Null;
+    }
+    serde_json::from_slice(bytes)
+        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(bytes).into_owned()))
+}
+
+fn transport_error_type(err: &reqwest::Error) -> &'static str {
+    if err.is_timeout() {
+        "timeout"
+    } else if err.is_connect() {
+        "connect"
+    } else {
+        "transport"
+    }
+}

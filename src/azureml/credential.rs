@@ -1,0 +1,238 @@
+//! Bearer tokens for ARM. azure_identity does the work (and the caching); this module only picks a
+//! credential and keeps tokens inside `SecretString`.
+
+use std::fmt;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use azure_core::credentials::TokenCredential;
+use azure_core::error::ErrorKind;
+use azure_identity::{
+    DeveloperToolsCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
+    UserAssignedId,
+};
+use secrecy::SecretString;
+
+/// The one scope poolbroker asks for.
+pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
+
+/// Set by App Service / Functions when the app has a managed identity.
+pub const ENV_IDENTITY_ENDPOINT: &str = "IDENTITY_ENDPOINT";
+/// Client id of the user-assigned identity to use instead of the system-assigned one.
+pub const ENV_AZURE_CLIENT_ID: &str = "AZURE_CLIENT_ID";
+
+/// Why no token could be had. Messages come from azure_identity, which never includes the token or
+/// `IDENTITY_HEADER`.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum AuthError {
+    /// The token endpoint could not be reached or answered 5xx/429/408: worth retrying later.
+    #[error("token endpoint unavailable: {message}")]
+    Unavailable { message: String },
+    /// The identity platform refused (identity not assigned, bad request, CLI not logged in).
+    #[error("token request refused: {message}")]
+    Rejected { message: String },
+    /// The credential could not be built from the configuration.
+    #[error("credential configuration: {message}")]
+    Config { message: String },
+}
+
+impl AuthError {
+    pub fn is_transient(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+
+    fn from_azure(err: &azure_core::Error) -> Self {
+        let message = err.to_string();
+        if is_unavailable(err) {
+            Self::Unavailable { message }
+        } else {
+            Self::Rejected { message }
+        }
+    }
+}
+
+/// azure_identity wraps the transport/HTTP error in a `Credential` error, so look down the chain.
+fn is_unavailable(err: &azure_core::Error) -> bool {
+    let mut current: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = current {
+        if let Some(az) = e.downcast_ref::<azure_core::Error>() {
+            match az.kind() {
+                ErrorKind::Io | ErrorKind::Connection => return true,
+                ErrorKind::HttpResponse { status, .. } => {
+                    let code = u16::from(*status);
+                    return code >= 500 || code == 429 || code == 408;
+                }
+                _ => {}
+            }
+        }
+        if e.downcast_ref::<reqwest::Error>().is_some() {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
+/// Something that hands out bearer tokens for a scope.
+#[async_trait]
+pub trait TokenSource: Send + Sync {
+    async fn token(&self, scope: &str) -> Result<SecretString, AuthError>;
+}
+
+async fn token_from(
+    credential: &dyn TokenCredential,
+    scope: &str,
+) -> Result<SecretString, AuthError> {
+    let access = credential
+        .get_token(&[scope], None)
+        .await
+        .map_err(|e| AuthError::from_azure(&e))?;
+    Ok(SecretString::from(access.token.secret().to_owned()))
+}
+
+/// Managed identity of the Function App (App Service protocol: `IDENTITY_ENDPOINT` +
+/// `IDENTITY_HEADER`, read by azure_identity from the process environment), or IMDS elsewhere.
+pub struct ManagedIdentityTokens {
+    credential: Arc<ManagedIdentityCredential>,
+    user_assigned_client_id: Option<String>,
+}
+
+impl ManagedIdentityTokens {
+    /// System-assigned when `client_id` is `None`; otherwise the user-assigned identity with that
+    /// client id (resource ids are not usable with App Service, azure-sdk-for-rust#2407).
+    pub fn new(client_id: Option<String>) -> Result<Self, AuthError> {
+        let options = ManagedIdentityCredentialOptions {
+            user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
+            ..Default::default()
+        };
+        let credential =
+            ManagedIdentityCredential::new(Some(options)).map_err(|e| AuthError::Config {
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            credential,
+            user_assigned_client_id: client_id,
+        })
+    }
+}
+
+impl fmt::Debug for ManagedIdentityTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManagedIdentityTokens")
+            .field("user_assigned_client_id", &self.user_assigned_client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl TokenSource for ManagedIdentityTokens {
+    async fn token(&self, scope: &str) -> Result<SecretString, AuthError> {
+        token_from(self.credential.as_ref(), scope).await
+    }
+}
+
+/// Azure CLI, then azd: for running the CLI against real Azure from a laptop.
+pub struct DeveloperTokens {
+    credential: Arc<DeveloperToolsCredential>,
+}
+
+impl DeveloperTokens {
+    pub fn new() -> Result<Self, AuthError> {
+        let credential = DeveloperToolsCredential::new(None).map_err(|e| AuthError::Config {
+            message: e.to_string(),
+        })?;
+        Ok(Self { credential })
+    }
+}
+
+impl fmt::Debug for DeveloperTokens {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DeveloperTokens").finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl TokenSource for DeveloperTokens {
+    async fn token(&self, scope: &str) -> Result<SecretString, AuthError> {
+        token_from(self.credential.as_ref(), scope).await
+    }
+}
+
+/// A fixed token, for tests and fakes.
+#[derive(Debug, Clone)]
+pub struct StaticToken(SecretString);
+
+impl StaticToken {
+    pub fn new(token: impl Into<String>) -> Self {
+        Self(SecretString::from(token.into()))
+    }
+}
+
+#[async_trait]
+impl TokenSource for StaticToken {
+    async fn token(&self, _scope: &str) -> Result<SecretString, AuthError> {
+        Ok(self.0.clone())
+    }
+}
+
+/// `IDENTITY_ENDPOINT` set → managed identity (user-assigned if `AZURE_CLIENT_ID` is set);
+/// otherwise developer tools.
+pub fn credential_from_env(
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Arc<dyn TokenSource>, AuthError> {
+    let non_empty = |key: &str| lookup(key).filter(|v| !v.trim().is_empty());
+    if non_empty(ENV_IDENTITY_ENDPOINT).is_some() {
+        // azure_identity reads the process environment itself; a lookup that disagrees with it
+        // would silently fall back to IMDS, which does not exist on Functions.
+        if std::env::var_os(ENV_IDENTITY_ENDPOINT).is_none() {
+            return Err(AuthError::Config {
+                message: format!(
+                    "{ENV_IDENTITY_ENDPOINT} is configured but not in the process environment, where azure_identity reads it"
+                ),
+            });
+        }
+        let client_id = non_empty(ENV_AZURE_CLIENT_ID).map(|v| v.trim().to_owned());
+        Ok(Arc::new(ManagedIdentityTokens::new(client_id)?))
+    } else {
+        Ok(Arc::new(DeveloperTokens::new()?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    #[tokio::test]
+    async fn static_token_is_hidden_in_debug() {
+        let source = StaticToken::new("very-secret-token");
+        assert!(!format!("{source:?}").contains("very-secret-token"));
+        let token = source.token(ARM_SCOPE).await.unwrap();
+        assert_eq!(token.expose_secret(), "very-secret-token");
+    }
+
+    #[test]
+    fn classifies_http_and_io_errors() {
+        let status_err = |status: u16| {
+            azure_core::Error::with_message(
+                ErrorKind::HttpResponse {
+                    status: status.into(),
+                    error_code: None,
+                    raw_response: None,
+                },
+                "x",
+            )
+        };
+        let wrapped = |inner: azure_core::Error| {
+            azure_core::Error::with_error(ErrorKind::Credential, inner, "wrapped")
+        };
+        assert!(AuthError::from_azure(&wrapped(status_err(503))).is_transient());
+        assert!(AuthError::from_azure(&wrapped(status_err(429))).is_transient());
+        assert!(!AuthError::from_azure(&wrapped(status_err(400))).is_transient());
+        assert!(!AuthError::from_azure(&wrapped(status_err(401))).is_transient());
+        let io = azure_core::Error::with_message(ErrorKind::Io, "connection refused");
+        assert!(AuthError::from_azure(&wrapped(io)).is_transient());
+        let other = azure_core::Error::with_message(ErrorKind::Credential, "az not logged in");
+        assert!(!AuthError::from_azure(&other).is_transient());
+    }
+}

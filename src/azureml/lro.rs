@@ -1,0 +1,220 @@
+//! ARM long-running operations: `Azure-AsyncOperation` first, then `Location`, within a time
+//! budget. What does not finish in time comes back as an [`OperationRef`] to resume later.
+
+use std::time::{Duration, SystemTime};
+
+use http::Method;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use tokio::time::Instant;
+use url::Url;
+
+use super::client::{ArmClient, ArmResponse, CallContext};
+use super::error::{ArmError, error_code_and_message};
+use super::retry::server_hint;
+
+const AZURE_ASYNC_OPERATION: &str = "azure-asyncoperation";
+const LOCATION: &str = "location";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OperationKind {
+    /// Status monitor: 200 + `{"status": …}` until Succeeded/Failed/Canceled.
+    AsyncOperation,
+    /// 202 while running; 200 (final body) or 204 when done.
+    Location,
+}
+
+/// An operation still running when the budget ran out. Serialisable so the engine can carry it in
+/// a follow-up message; URLs are re-checked against the endpoint when resumed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationRef {
+    pub url: String,
+    pub kind: OperationKind,
+    /// The resource the operation acts on (for a PUT, GET here gives the final state).
+    pub resource_url: String,
+    /// The service's last `Retry-After`, when it sent one.
+    pub retry_after: Option<Duration>,
+    /// Whether success is followed by a GET of `resource_url` (PUT), rather than ending empty.
+    #[serde(default)]
+    pub fetch_resource: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LroOutcome {
+    /// Finished successfully: the final resource (PUT), the operation result, or nothing.
+    Done(Option<Value>),
+    /// Still running; resume with [`ArmClient::resume`].
+    Pending(OperationRef),
+}
+
+impl ArmClient {
+    /// Sends `method` (PUT/DELETE/POST) and follows the operation it starts, within the configured
+    /// LRO budget.
+    pub async fn begin(
+        &self,
+        method: Method,
+        url: &Url,
+        body: Option<&Value>,
+    ) -> Result<LroOutcome, ArmError> {
+        let ctx = self.call_context();
+        let initial = self.send(&ctx, method.clone(), url, body, None).await?;
+        self.follow(&ctx, &method, url, initial, self.options().lro.budget)
+            .await
+    }
+
+    /// Continues an operation handed back as `Pending`, polling at once and then for up to
+    /// `budget`.
+    pub async fn resume(
+        &self,
+        op: &OperationRef,
+        budget: Duration,
+    ) -> Result<LroOutcome, ArmError> {
+        let ctx = self.call_context();
+        self.drive(&ctx, op.clone(), budget, true).await
+    }
+
+    pub(crate) async fn follow(
+        &self,
+        ctx: &CallContext,
+        method: &Method,
+        resource_url: &Url,
+        initial: ArmResponse,
+        budget: Duration,
+    ) -> Result<LroOutcome, ArmError> {
+        let async_op = initial.header(AZURE_ASYNC_OPERATION).map(str::to_owned);
+        let location = initial.header(LOCATION).map(str::to_owned);
+        let started =
+            matches!(initial.status, 201 | 202) || (initial.status == 200 && async_op.is_some());
+        if !started {
+            return Ok(LroOutcome::Done(non_null(initial.body)));
+        }
+        let (url, kind) = match (async_op, location) {
+            (Some(url), _) => (url, OperationKind::AsyncOperation),
+            (None, Some(url)) => (url, OperationKind::Location),
+            // A 201 without a monitor is a create the service finished synchronously.
+            (None, None) if initial.status == 201 => {
+                return Ok(LroOutcome::Done(non_null(initial.body)));
+            }
+            (None, None) => {
+                return Err(ArmError::InvalidResponse {
+                    what: format!(
+                        "HTTP {} to {method} has neither Azure-AsyncOperation nor Location",
+                        initial.status
+                    ),
+                });
+            }
+        };
+        let op = OperationRef {
+            url,
+            kind,
+            resource_url: resource_url.to_string(),
+            retry_after: server_hint(&initial.headers, SystemTime::now()),
+            fetch_resource: *method == Method::PUT || *method == Method::PATCH,
+        };
+        self.drive(ctx, op, budget, false).await
+    }
+
+    async fn drive(
+        &self,
+        ctx: &CallContext,
+        mut op: OperationRef,
+        budget: Duration,
+        poll_first: bool,
+    ) -> Result<LroOutcome, ArmError> {
+        let op_url = self.followable_url(&op.url, "operation URL")?;
+        let resource_url = self.followable_url(&op.resource_url, "operation resource URL")?;
+        let start = Instant::now();
+        let mut wait_first = !poll_first;
+        loop {
+            if wait_first {
+                let wait = op
+                    .retry_after
+                    .unwrap_or(self.options().lro.default_poll_interval);
+                if start.elapsed().saturating_add(wait) > budget {
+                    return Ok(LroOutcome::Pending(op));
+                }
+                tokio::time::sleep(wait).await;
+            }
+            wait_first = true;
+            let deadline = start + budget;
+            let response = self
+                .send(ctx, Method::GET, &op_url, None, Some(deadline))
+                .await?;
+            op.retry_after = server_hint(&response.headers, SystemTime::now());
+            match self.poll_state(&op, response)? {
+                PollState::Running => {}
+                PollState::Succeeded(result) => {
+                    return self.finish(ctx, &op, &resource_url, result).await;
+                }
+            }
+        }
+    }
+
+    fn poll_state(&self, op: &OperationRef, response: ArmResponse) -> Result<PollState, ArmError> {
+        match op.kind {
+            OperationKind::AsyncOperation => {
+                let status = response
+                    .body
+                    .get("status")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| ArmError::InvalidResponse {
+                        what: "operation status body has no 'status' string".to_owned(),
+                    })?
+                    .to_owned();
+                match status.to_ascii_lowercase().as_str() {
+                    "succeeded" => Ok(PollState::Succeeded(None)),
+                    "failed" | "canceled" | "cancelled" => {
+                        let (code, message) = error_code_and_message(&response.body);
+                        Err(ArmError::LroFailed {
+                            status,
+                            code,
+                            message,
+                            body: response.body,
+                        })
+                    }
+                    _ => Ok(PollState::Running),
+                }
+            }
+            OperationKind::Location => match response.status {
+                202 => Ok(PollState::Running),
+                200 | 201 => Ok(PollState::Succeeded(non_null(response.body))),
+                204 => Ok(PollState::Succeeded(None)),
+                other => Err(ArmError::InvalidResponse {
+                    what: format!("HTTP {other} while polling an operation Location"),
+                }),
+            },
+        }
+    }
+
+    async fn finish(
+        &self,
+        ctx: &CallContext,
+        op: &OperationRef,
+        resource_url: &Url,
+        result: Option<Value>,
+    ) -> Result<LroOutcome, ArmError> {
+        if !op.fetch_resource {
+            return Ok(LroOutcome::Done(result));
+        }
+        if let Some(body) = result {
+            // final-state-via: location — the Location's final body is the resource.
+            return Ok(LroOutcome::Done(Some(body)));
+        }
+        let resource = self
+            .send(ctx, Method::GET, resource_url, None, None)
+            .await?;
+        Ok(LroOutcome::Done(non_null(resource.body)))
+    }
+}
+
+enum PollState {
+    Running,
+    Succeeded(Option<Value>),
+}
+
+fn non_null(value: Value) -> Option<Value> {
+    match value {
+        Value::Null => None,
+        other => Some(other),
+    }
+}
