@@ -1,0 +1,3 @@
+pub(crate) mod runner;
+pub(crate) mod schedule;
+pub(crate) mod status;
