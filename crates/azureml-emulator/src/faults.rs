@@ -1,0 +1,230 @@
+//! Fault injection and request recording, applied to every emulated route (not `/_emulator`).
+
+use crate::arm::{self, ArmError};
+use crate::state::{EmulatorState, lock};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use std::time::Duration;
+
+/// One injected fault. It fires on requests whose method matches (any when `None`) and whose
+/// path-and-query contains `path_contains`, `times` times (0 = until cleared). Rules are tried in
+/// insertion order; the first live match wins.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct FaultRule {
+    #[serde(default, with = "method_opt")]
+    pub method: Option<Method>,
+    #[serde(default)]
+    pub path_contains: String,
+    pub kind: FaultKind,
+    #[serde(default = "one")]
+    pub times: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(tag = "type")]
+pub enum FaultKind {
+    /// 429 `SubscriptionRequestsThrottled` with this `Retry-After`.
+    Throttle { retry_after_secs: u64 },
+    /// An ARM error answer with this status, code and message.
+    Status {
+        status: u16,
+        code: String,
+        message: String,
+    },
+    /// Waits, then serves the request normally.
+    Delay { ms: u64 },
+    /// The request succeeds but the long-running operation it starts (compute PUT/DELETE, job
+    /// cancel) ends `Failed` with this error; on a job PUT the job later ends `Failed`.
+    LroFailure { code: String, message: String },
+    /// Drops the connection without an answer (only under [`crate::serve`]).
+    Reset,
+}
+
+impl FaultRule {
+    fn matches(&self, method: &Method, path_and_query: &str) -> bool {
+        self.method.as_ref().is_none_or(|m| m == method)
+            && path_and_query.contains(&self.path_contains)
+    }
+}
+
+mod method_opt {
+    use axum::http::Method;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(m: &Option<Method>, s: S) -> Result<S::Ok, S::Error> {
+        match m {
+            Some(m) => s.serialize_some(m.as_str()),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Method>, D::Error> {
+        let raw: Option<String> = Option::deserialize(d)?;
+        raw.map(|m| {
+            Method::from_bytes(m.to_ascii_uppercase().as_bytes()).map_err(|_| {
+                serde::de::Error::custom(format!("method: '{m}' is not an HTTP method"))
+            })
+        })
+        .transpose()
+    }
+}
+
+/// A request as the emulator received it. `Authorization` and `x-identity-header` are redacted.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    /// Lower-cased names; repeated headers joined with ", ".
+    pub headers: IndexMap<String, String>,
+    /// JSON bodies parsed; other non-empty bodies as a JSON string.
+    pub body: Option<Value>,
+}
+
+pub(crate) const REDACTED: &str = "REDACTED";
+
+fn record(
+    state: &EmulatorState,
+    method: &Method,
+    uri: &axum::http::Uri,
+    headers: &HeaderMap,
+    body: &[u8],
+) {
+    let mut recorded: IndexMap<String, String> = IndexMap::new();
+    for (name, value) in headers {
+        let name = name.as_str().to_owned();
+        let value = if name == "authorization" || name == "x-identity-header" {
+            REDACTED.to_owned()
+        } else {
+            String::from_utf8_lossy(value.as_bytes()).into_owned()
+        };
+        recorded
+            .entry(name)
+            .and_modify(|v| {
+                v.push_str(", ");
+                v.push_str(&value);
+            })
+            .or_insert(value);
+    }
+    let body = if body.is_empty() {
+        None
+    } else {
+        Some(
+            serde_json::from_slice(body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned())),
+        )
+    };
+    lock(&state.inner.requests).push(RecordedRequest {
+        method: method.as_str().to_owned(),
+        path: uri.path().to_owned(),
+        query: uri.query().map(str::to_owned),
+        headers: recorded,
+        body,
+    });
+}
+
+/// Takes the first live rule matching the request, consuming one of its `times`.
+fn take(
+    state: &EmulatorState,
+    method: &Method,
+    path_and_query: &str,
+    lro: bool,
+) -> Option<FaultKind> {
+    let mut rules = lock(&state.inner.faults);
+    let idx = rules.iter().position(|r| {
+        matches!(r.kind, FaultKind::LroFailure { .. }) == lro && r.matches(method, path_and_query)
+    })?;
+    let kind = rules[idx].kind.clone();
+    match rules[idx].times {
+        0 => {}
+        1 => {
+            rules.remove(idx);
+        }
+        _ => rules[idx].times -= 1,
+    }
+    Some(kind)
+}
+
+/// The `LroFailure` rule for this request, if any (consumed).
+pub(crate) fn take_lro_failure(
+    state: &EmulatorState,
+    method: &Method,
+    path_and_query: &str,
+) -> Option<(String, String)> {
+    match take(state, method, path_and_query, true) {
+        Some(FaultKind::LroFailure { code, message }) => Some((code, message)),
+        _ => None,
+    }
+}
+
+/// Marker on a response that [`crate::serve`] turns into a dropped connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ResetConnection;
+
+const MAX_BODY: usize = 16 * 1024 * 1024;
+
+pub(crate) async fn observe(
+    State(state): State<EmulatorState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    if req.uri().path().starts_with("/_emulator") {
+        return next.run(req).await;
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(e) => return ArmError::invalid_request_content(e).into_response(),
+    };
+    record(&state, &parts.method, &parts.uri, &parts.headers, &bytes);
+    let path_and_query = parts
+        .uri
+        .path_and_query()
+        .map(|p| p.as_str())
+        .unwrap_or("/");
+    let fault = take(&state, &parts.method, path_and_query, false);
+    let injected = match fault {
+        Some(FaultKind::Delay { ms }) => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            None
+        }
+        Some(FaultKind::Throttle { retry_after_secs }) => Some(
+            ArmError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "SubscriptionRequestsThrottled",
+                format!(
+                    "Number of requests exceeded the limit. Please try again after '{retry_after_secs}' seconds. \
+                     Refer to https://aka.ms/arm-throttling for additional information."
+                ),
+            )
+            .with_retry_after(retry_after_secs)
+            .into_response(),
+        ),
+        Some(FaultKind::Status { status, code, message }) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Some(ArmError::new(status, &code, message).into_response())
+        }
+        Some(FaultKind::Reset) => {
+            let mut resp = StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            resp.extensions_mut().insert(ResetConnection);
+            return resp;
+        }
+        Some(FaultKind::LroFailure { .. }) | None => None,
+    };
+    if let Some(mut resp) = injected {
+        arm::decorate(&mut resp, &parts.headers);
+        return resp;
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
+}
