@@ -15,3 +15,37 @@ pub use field_error::FieldError;
 pub use resource_ids::{SynapsePoolId, UserAssignedIdentityId};
 pub use scope::ScopeAllowList;
 pub use workspace_id::WorkspaceId;
+
+mod identity;
+pub use identity::{IdentityError, IdentitySpec, IdentityType, UaiList};
+
+mod tags;
+mod ttl;
+pub use tags::{RESERVED_TAG_PREFIX, Tags};
+pub use ttl::{EXPIRES_AT_TAG, Ttl, TtlError, TtlUnit, format_utc_seconds, parse_expires_at};
+
+mod command;
+mod specs;
+pub use command::{API_VERSION, Command, CommandError, Envelope, MAX_BODY_BYTES, parse_command};
+pub use specs::attach_pool::{AttachPoolSpec, SYNAPSE_SPARK};
+pub use specs::await_operation::{
+    AwaitOperation, EncodeError, OperationKind, OperationRef, PendingAction, ReplyRoute,
+};
+pub use specs::detach_pool::DetachPoolSpec;
+pub use specs::list_pools::ListPoolsSpec;
+pub use specs::show_pool::ShowPoolSpec;
+pub use specs::spark_job::RawSpec;
+pub use specs::update_identity::UpdatePoolIdentitySpec;
+
+#[cfg(test)]
+mod command_tests;
+
+mod pool;
+pub use pool::{
+    AssignedIdentity, AttachedPool, AutoPause, AutoScale, PoolIdentity, PoolParseError,
+};
+
+mod arm_body;
+mod az_output;
+pub use arm_body::{attach_is_noop, compute_put_body, identity_matches, update_identity_body};
+pub use az_output::az_ml_output;
