@@ -14,6 +14,9 @@ use crate::http::response::HttpOutput;
 use crate::outputs::service_bus_bodies;
 use crate::supervisor::HandlerLink;
 
+/// How long a failed request waits for the supervisor to see a dead handler.
+const TRANSPORT_ERROR_GRACE: Duration = Duration::from_secs(2);
+
 #[derive(Clone)]
 pub(crate) struct Invoker {
     client: reqwest::Client,
@@ -147,10 +150,10 @@ impl Invoker {
             })?;
             Ok::<_, String>((status, content_type, text))
         };
-        let (status, content_type, text) = match self.function_timeout {
-            None => call.await?,
+        let outcome = match self.function_timeout {
+            None => call.await,
             Some(limit) => match tokio::time::timeout(limit, call).await {
-                Ok(r) => r?,
+                Ok(r) => r,
                 Err(_) => {
                     self.link.restart(generation);
                     return Err(format!(
@@ -160,6 +163,15 @@ impl Invoker {
                     ));
                 }
             },
+        };
+        let (status, content_type, text) = match outcome {
+            Ok(parts) => parts,
+            Err(e) => {
+                self.link
+                    .settle_after_transport_error(generation, TRANSPORT_ERROR_GRACE)
+                    .await;
+                return Err(e);
+            }
         };
         let result = parse_response(status, content_type.as_deref(), &text)?;
 

@@ -75,6 +75,20 @@ impl HandlerLink {
         }
     }
 
+    /// After a transport error, give the supervisor a moment to notice that instance
+    /// `generation` died. Without this, the failure → abandon → redelivery loop would outrun
+    /// the exit notification and burn through delivery counts against a dead port.
+    pub async fn settle_after_transport_error(&self, generation: u64, within: Duration) {
+        let mut rx = self.state.clone();
+        let _ = tokio::time::timeout(
+            within,
+            rx.wait_for(
+                |s| !matches!(s, HandlerState::Ready { generation: g, .. } if *g == generation),
+            ),
+        )
+        .await;
+    }
+
     /// Kill and restart the handler instance `generation` (function timeout).
     pub fn restart(&self, generation: u64) {
         let _ = self.restart.send(generation);

@@ -1,0 +1,111 @@
+use serde_json::json;
+use servicebus_emulator::Broker;
+use tokio_util::sync::CancellationToken;
+
+use poolbroker_functions_host::{HostError, TriggerInfo};
+
+use crate::common::{TestApp, sb_trigger, start};
+
+async fn start_err(app: &TestApp, config: poolbroker_functions_host::HostConfig) -> HostError {
+    let _ = app;
+    poolbroker_functions_host::start(config, Broker::new(), CancellationToken::new())
+        .await
+        .err()
+        .expect("start fails")
+}
+
+#[tokio::test]
+async fn a_missing_connection_setting_names_file_and_field() {
+    let app = TestApp::new(json!({}));
+    app.function("Q", json!([sb_trigger("msg", "q")]));
+    let mut config = app.config();
+    config.app_settings.remove("ServiceBusConnection");
+    let err = start_err(&app, config).await;
+    let text = err.to_string();
+    assert!(text.contains("function.json"), "{text}");
+    assert!(text.contains("bindings[0].connection"), "{text}");
+    assert!(text.contains("ServiceBusConnection"), "{text}");
+}
+
+#[tokio::test]
+async fn bad_schedule_and_missing_setting_are_errors() {
+    let app = TestApp::new(json!({}));
+    app.function(
+        "T",
+        json!([{ "type": "timerTrigger", "direction": "in", "name": "t", "schedule": "*/5 * * * *" }]),
+    );
+    let text = start_err(&app, app.config()).await.to_string();
+    assert!(
+        text.contains("bindings[0].schedule") && text.contains("6 fields"),
+        "{text}"
+    );
+
+    let app = TestApp::new(json!({}));
+    app.function(
+        "T",
+        json!([{ "type": "timerTrigger", "direction": "in", "name": "t", "schedule": "%NOPE_SCHEDULE_UNSET%" }]),
+    );
+    let text = start_err(&app, app.config()).await.to_string();
+    assert!(text.contains("NOPE_SCHEDULE_UNSET"), "{text}");
+}
+
+#[tokio::test]
+async fn missing_handler_description_is_rejected() {
+    let app = TestApp::new(json!({ "customHandler": {} }));
+    let text = start_err(&app, app.config()).await.to_string();
+    assert!(
+        text.contains("host.json") && text.contains("customHandler.description"),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn function_definitions_folder_identity_connection_and_disabled_functions() {
+    let app = TestApp::new(json!({ "extensions": { "http": { "routePrefix": "" } } }));
+    let defs = app.root.join("function-definitions");
+    for (name, bindings) in [
+        (
+            "pool-commands",
+            json!([{ "type": "serviceBusTrigger", "direction": "in", "name": "command",
+            "queueName": "pool-commands", "connection": "SbIdentity" }]),
+        ),
+        (
+            "hooks",
+            json!([{ "type": "httpTrigger", "direction": "in", "name": "req", "route": "events" },
+                         { "type": "http", "direction": "out", "name": "res" }]),
+        ),
+        (
+            "off",
+            json!([{ "type": "serviceBusTrigger", "direction": "in", "name": "m", "queueName": "off" }]),
+        ),
+    ] {
+        std::fs::create_dir_all(defs.join(name)).unwrap();
+        std::fs::write(
+            defs.join(name).join("function.json"),
+            json!({ "bindings": bindings }).to_string(),
+        )
+        .unwrap();
+    }
+    let mut config = app.config();
+    config.app_settings.insert(
+        "SbIdentity__fullyQualifiedNamespace".into(),
+        "ns.servicebus.windows.net".into(),
+    );
+    config
+        .app_settings
+        .insert("AzureWebJobs.off.Disabled".into(), "true".into());
+    let broker = Broker::new();
+    let host = start(config, broker.clone()).await;
+    let functions = host.host.functions();
+    let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, vec!["hooks", "pool-commands"]);
+    let addr = host.host.http_addr();
+    assert!(
+        matches!(&functions[0].trigger, TriggerInfo::Http { url, .. } if *url == format!("http://{addr}/events"))
+    );
+    assert!(
+        broker.queue_config("pool-commands").is_ok(),
+        "trigger queue created"
+    );
+    host.stop().await;
+}
