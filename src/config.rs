@@ -15,7 +15,10 @@ pub const CLEANUP_REPORTS_QUEUE: &str = "cleanup-reports";
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{name} is not set: {hint}")]
-    Missing { name: &'static str, hint: &'static str },
+    Missing {
+        name: &'static str,
+        hint: &'static str,
+    },
     #[error("{name}='{value}' is invalid: {problem}")]
     Invalid {
         name: &'static str,
@@ -51,13 +54,15 @@ impl BrokerSettings {
         let non_empty = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let default_workspace = match non_empty("POOLBROKER_DEFAULT_WORKSPACE") {
             None => None,
-            Some(raw) => Some(WorkspaceId::parse(raw.trim()).map_err(|e| {
-                ConfigError::Invalid {
-                    name: "POOLBROKER_DEFAULT_WORKSPACE",
-                    value: raw.clone(),
-                    problem: e.to_string(),
-                }
-            })?),
+            Some(raw) => {
+                Some(
+                    WorkspaceId::parse(raw.trim()).map_err(|e| ConfigError::Invalid {
+                        name: "POOLBROKER_DEFAULT_WORKSPACE",
+                        value: raw.clone(),
+                        problem: e.to_string(),
+                    })?,
+                )
+            }
         };
         let allowed_scopes = match non_empty("POOLBROKER_ALLOWED_SCOPES") {
             // Unset means any workspace the identity can reach; deployments set it explicitly.
@@ -91,7 +96,8 @@ impl BrokerSettings {
             allowed_scopes,
             commands_queue: non_empty("POOLBROKER_COMMANDS_QUEUE")
                 .unwrap_or_else(|| COMMANDS_QUEUE.into()),
-            reply_queue: non_empty("POOLBROKER_REPLY_QUEUE").unwrap_or_else(|| REPLIES_QUEUE.into()),
+            reply_queue: non_empty("POOLBROKER_REPLY_QUEUE")
+                .unwrap_or_else(|| REPLIES_QUEUE.into()),
             lro_budget: seconds("POOLBROKER_LRO_BUDGET_SECS", 20)?,
             operation_deadline: seconds("POOLBROKER_OPERATION_DEADLINE_SECS", 6 * 3600)?,
         })

@@ -170,6 +170,11 @@ impl ArmClient {
         self.workspace_url(ws_id, &children)
     }
 
+    /// The compute's resource URL (with api-version), e.g. to resume an operation on it later.
+    pub fn compute_resource_url(&self, ws_id: &str, name: &str) -> Result<String, ArmError> {
+        Ok(self.compute_url(ws_id, name)?.to_string())
+    }
+
     pub async fn get_workspace(&self, ws_id: &str) -> Result<Value, ArmError> {
         let url = self.workspace_url(ws_id, &[])?;
         Ok(self.get(&url).await?.body)

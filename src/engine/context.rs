@@ -1,0 +1,25 @@
+use time::OffsetDateTime;
+
+/// Who asked and where the answer goes.
+#[derive(Debug, Clone)]
+pub struct CommandContext {
+    /// Correlates the reply (the sender's CorrelationId, else its MessageId) and is sent to ARM
+    /// as `x-ms-correlation-request-id`.
+    pub correlation_id: String,
+    /// The message's `ReplyTo`; `None` = the broker's default reply queue.
+    pub reply_to: Option<String>,
+    /// The Service Bus MessageId (jobs derive their deterministic names from it).
+    pub message_id: Option<String>,
+    pub now: OffsetDateTime,
+}
+
+impl CommandContext {
+    pub fn new(correlation_id: impl Into<String>, now: OffsetDateTime) -> Self {
+        Self {
+            correlation_id: correlation_id.into(),
+            reply_to: None,
+            message_id: None,
+            now,
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Attach, update identity, detach, show and list Synapse Spark pools, and finishing their
+//! long-running operations in follow-up invocations.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::azureml::{self, ArmClient, JobListFilter, LroOutcome};
+use crate::domain::{
+    AttachPoolSpec, AttachedPool, AwaitOperation, Command, DetachPoolSpec, Envelope, ListPoolsSpec,
+    OperationKind, OperationRef, PendingAction, ReplyRoute, ShowPoolSpec, Tags,
+    UpdatePoolIdentitySpec, WorkspaceId, attach_is_noop, az_ml_output, compute_put_body,
+    identity_matches, update_identity_body,
+};
+
+use super::{CommandContext, Engine, EngineError, FollowUp, Outcome, Rejection, Reply};
+
+/// Marks pools attached by poolbroker, so cleanup only touches its own unless told otherwise.
+pub const MANAGED_TAG: &str = "poolbroker/managed";
+
+pub(super) struct PoolRun<'a> {
+    pub engine: &'a Engine,
+    pub arm: &'a ArmClient,
+    pub workspace: &'a WorkspaceId,
+    pub ctx: &'a CommandContext,
+    pub kind: &'static str,
+}
+
+impl PoolRun<'_> {
+    fn ws_id(&self) -> String {
+        self.workspace.arm_id()
+    }
+
+    pub async fn attach(&self, spec: &AttachPoolSpec) -> Result<Outcome, EngineError> {
+        let mut desired = spec.clone();
+        desired.tags.insert(MANAGED_TAG.into(), "true".into());
+        let name = desired.name.as_str();
+        if let Some(current) = self.current(name).await? {
+            if !current.is_synapse_spark() {
+                return Err(EngineError::rejected(
+                    "ComputeTypeMismatch",
+                    format!(
+                        "spec.name: compute '{name}' already exists in workspace {} as {}, not SynapseSpark; choose another name",
+                        self.workspace.name(),
+                        current.compute_type
+                    ),
+                ));
+            }
+            if attach_is_noop(&desired, &current) {
+                return Ok(Outcome::Reply(
+                    Reply::succeeded(self.kind)
+                        .with_resource(az_ml_output(&current))
+                        .with_message(format!(
+                            "no change: '{name}' is already attached with this resource, identity, tags and description"
+                        )),
+                ));
+            }
+        }
+        let location = self
+            .engine
+            .workspace_location(self.arm, self.workspace)
+            .await?;
+        let mut expiry = Tags::new();
+        if let Some(ttl) = desired.ttl {
+            let (key, value) = ttl.expiry_tag(self.ctx.now);
+            expiry.insert(key, value);
+        }
+        let body = compute_put_body(&desired, &location, &expiry);
+        let outcome = self.arm.put_compute(&self.ws_id(), name, &body).await?;
+        self.finish(
+            PendingAction::Attach {
+                name: desired.name.clone(),
+            },
+            outcome,
+            None,
+        )
+    }
+
+    pub async fn update_identity(
+        &self,
+        spec: &UpdatePoolIdentitySpec,
+    ) -> Result<Outcome, EngineError> {
+        let name = spec.name.as_str();
+        let current = self.require(name).await?;
+        if identity_matches(Some(&spec.identity), current.identity.as_ref()) {
+            return Ok(Outcome::Reply(
+                Reply::succeeded(self.kind)
+                    .with_resource(az_ml_output(&current))
+                    .with_message(format!("no change: '{name}' already has this identity")),
+            ));
+        }
+        let body = update_identity_body(&current, &spec.identity);
+        let outcome = self.arm.put_compute(&self.ws_id(), name, &body).await?;
+        self.finish(
+            PendingAction::UpdateIdentity {
+                name: spec.name.clone(),
+            },
+            outcome,
+            None,
+        )
+    }
+
+    pub async fn detach(&self, spec: &DetachPoolSpec) -> Result<Outcome, EngineError> {
+        let name = spec.name.as_str();
+        if !spec.force {
+            let running = self.running_jobs(name).await?;
+            if !running.is_empty() {
+                return Err(EngineError::Rejected(Rejection::new(
+                    "PoolBusy",
+                    format!(
+                        "spec.force: pool '{name}' has {} job(s) not yet finished ({}); wait for them, cancel them, or send force: true to detach anyway",
+                        running.len(),
+                        running.join(", ")
+                    ),
+                )));
+            }
+        }
+        let outcome = self.arm.detach_compute(&self.ws_id(), name).await?;
+        self.finish(
+            PendingAction::Detach {
+                name: spec.name.clone(),
+            },
+            outcome,
+            None,
+        )
+    }
+
+    pub async fn show(&self, spec: &ShowPoolSpec) -> Result<Outcome, EngineError> {
+        let pool = self.require(spec.name.as_str()).await?;
+        Ok(Outcome::Reply(
+            Reply::succeeded(self.kind).with_resource(az_ml_output(&pool)),
+        ))
+    }
+
+    pub async fn list(&self, spec: &ListPoolsSpec) -> Result<Outcome, EngineError> {
+        let computes = self.arm.list_computes(&self.ws_id()).await?;
+        let mut resources = Vec::new();
+        for compute in &computes {
+            let pool = parse_pool(compute)?;
+            if spec.matches(&pool.compute_type) {
+                resources.push(az_ml_output(&pool));
+            }
+        }
+        let mut reply = Reply::succeeded(self.kind);
+        reply.resources = Some(resources);
+        Ok(Outcome::Reply(reply))
+    }
+
+    pub async fn await_operation(&self, op: &AwaitOperation) -> Result<Outcome, EngineError> {
+        let kind = op.action.command_kind();
+        let name = op.action.name().as_str();
+        if self.ctx.now > op.deadline {
+            return Ok(Outcome::Reply(Reply::failed(
+                kind,
+                Rejection::new(
+                    "OperationDeadlineExceeded",
+                    format!(
+                        "gave up following the ARM operation on '{name}' after {} follow-up(s): its deadline passed; check the compute with ShowPool",
+                        op.attempt
+                    ),
+                ),
+            )));
+        }
+        let operation = azureml::OperationRef {
+            url: op.operation.url.clone(),
+            kind: match op.operation.kind {
+                OperationKind::AsyncOperation => azureml::OperationKind::AsyncOperation,
+                OperationKind::Location => azureml::OperationKind::Location,
+            },
+            resource_url: self.arm.compute_resource_url(&self.ws_id(), name)?,
+            retry_after: None,
+            fetch_resource: !matches!(op.action, PendingAction::Detach { .. }),
+        };
+        let outcome = self
+            .arm
+            .resume(&operation, self.arm.options().lro.budget)
+            .await?;
+        self.finish(op.action.clone(), outcome, Some(op))
+    }
+
+    /// Turns an operation's state into the reply, or into a follow-up when it is still running.
+    fn finish(
+        &self,
+        action: PendingAction,
+        outcome: LroOutcome,
+        previous: Option<&AwaitOperation>,
+    ) -> Result<Outcome, EngineError> {
+        let kind = action.command_kind();
+        match outcome {
+            LroOutcome::Done(resource) => {
+                let name = action.name().as_str();
+                let reply = match (&action, resource) {
+                    (PendingAction::Detach { .. }, _) => Reply::succeeded(kind).with_message(
+                        format!(
+                            "detached '{name}' from workspace {}; the Synapse pool itself is untouched",
+                            self.workspace.name()
+                        ),
+                    ),
+                    (_, Some(resource)) => {
+                        Reply::succeeded(kind).with_resource(az_ml_output(&parse_pool(&resource)?))
+                    }
+                    (_, None) => {
+                        return Err(EngineError::Transient(format!(
+                            "ARM finished the operation on '{name}' but returned no compute"
+                        )));
+                    }
+                };
+                Ok(Outcome::Reply(reply))
+            }
+            LroOutcome::Pending(op) => {
+                let (deadline, attempt, reply) = match previous {
+                    Some(prev) => (prev.deadline, prev.attempt + 1, prev.reply.clone()),
+                    None => (
+                        self.ctx.now + self.engine.settings.operation_deadline,
+                        1,
+                        ReplyRoute {
+                            reply_to: self.ctx.reply_to.clone(),
+                            correlation_id: self.ctx.correlation_id.clone(),
+                        },
+                    ),
+                };
+                let delay = op
+                    .retry_after
+                    .unwrap_or(self.arm.options().lro.default_poll_interval)
+                    .max(Duration::from_secs(1));
+                let follow = AwaitOperation {
+                    operation: OperationRef {
+                        url: op.url,
+                        kind: match op.kind {
+                            azureml::OperationKind::AsyncOperation => OperationKind::AsyncOperation,
+                            azureml::OperationKind::Location => OperationKind::Location,
+                        },
+                    },
+                    action,
+                    reply,
+                    deadline,
+                    attempt,
+                };
+                let mut envelope = Envelope::new(Command::AwaitOperation(follow));
+                envelope.workspace = Some(self.workspace.clone());
+                Ok(Outcome::FollowUp(FollowUp {
+                    envelope,
+                    delay,
+                    kind: kind.to_owned(),
+                }))
+            }
+        }
+    }
+
+    async fn current(&self, name: &str) -> Result<Option<AttachedPool>, EngineError> {
+        match self.arm.get_compute(&self.ws_id(), name).await? {
+            Some(value) => Ok(Some(parse_pool(&value)?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn require(&self, name: &str) -> Result<AttachedPool, EngineError> {
+        self.current(name).await?.ok_or_else(|| {
+            EngineError::Rejected(
+                Rejection::new(
+                    "PoolNotFound",
+                    format!(
+                        "spec.name: no compute named '{name}' is attached to workspace {}",
+                        self.workspace.arm_id()
+                    ),
+                )
+                .field("spec.name", "not attached"),
+            )
+        })
+    }
+
+    async fn running_jobs(&self, name: &str) -> Result<Vec<String>, EngineError> {
+        let filter = JobListFilter {
+            compute_id: Some(format!("{}/computes/{name}", self.ws_id())),
+            active_only: true,
+        };
+        let jobs = self.arm.list_jobs(&self.ws_id(), &filter).await?;
+        Ok(jobs
+            .iter()
+            .map(|job| {
+                job.get("name")
+                    .and_then(Value::as_str)
+                    .unwrap_or("(unnamed)")
+                    .to_owned()
+            })
+            .collect())
+    }
+}
+
+fn parse_pool(value: &Value) -> Result<AttachedPool, EngineError> {
+    // ARM sent something that is not a compute: retrying won't fix it, and it's not the sender's fault.
+    AttachedPool::from_arm(value)
+        .map_err(|e| EngineError::Rejected(Rejection::new("UnexpectedArmResponse", e.to_string())))
+}

@@ -1,0 +1,67 @@
+use serde_json::Value;
+
+use crate::azureml::ArmClient;
+use crate::domain::{Envelope, WorkspaceId};
+
+use super::{Engine, EngineError};
+
+impl Engine {
+    /// The command's workspace, else the default from settings; then the allow-list.
+    pub(crate) fn resolve_workspace(
+        &self,
+        envelope: &Envelope,
+    ) -> Result<WorkspaceId, EngineError> {
+        let workspace = envelope
+            .workspace
+            .clone()
+            .or_else(|| self.settings.default_workspace.clone())
+            .ok_or_else(|| {
+                EngineError::rejected(
+                    "WorkspaceMissing",
+                    "workspace: the command names no workspace and POOLBROKER_DEFAULT_WORKSPACE is not set",
+                )
+            })?;
+        if !self.settings.allowed_scopes.allows(&workspace) {
+            return Err(EngineError::rejected(
+                "ScopeNotAllowed",
+                format!(
+                    "workspace: {} is outside POOLBROKER_ALLOWED_SCOPES ({})",
+                    workspace.arm_id(),
+                    self.settings.allowed_scopes
+                ),
+            ));
+        }
+        Ok(workspace)
+    }
+
+    /// The workspace's location (attached computes must be created there, as az ml does).
+    pub(crate) async fn workspace_location(
+        &self,
+        arm: &ArmClient,
+        workspace: &WorkspaceId,
+    ) -> Result<String, EngineError> {
+        let key = workspace.arm_id().to_ascii_lowercase();
+        if let Some(location) = self.cached_location(&key) {
+            return Ok(location);
+        }
+        let body = arm.get_workspace(&workspace.arm_id()).await?;
+        let location = body
+            .get("location")
+            .and_then(Value::as_str)
+            .ok_or_else(|| {
+                EngineError::Transient(format!(
+                    "ARM returned workspace {} without a location",
+                    workspace.arm_id()
+                ))
+            })?
+            .to_owned();
+        if let Ok(mut cache) = self.locations.lock() {
+            cache.insert(key, location.clone());
+        }
+        Ok(location)
+    }
+
+    fn cached_location(&self, key: &str) -> Option<String> {
+        self.locations.lock().ok()?.get(key).cloned()
+    }
+}
