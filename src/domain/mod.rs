@@ -49,3 +49,6 @@ mod arm_body;
 mod az_output;
 pub use arm_body::{attach_is_noop, compute_put_body, identity_matches, update_identity_body};
 pub use az_output::az_ml_output;
+
+#[cfg(test)]
+mod pool_tests;

@@ -151,17 +151,44 @@ fn parse(value: &Value, errs: &mut FieldErrors) -> Option<AttachedPool> {
     let props = f
         .required("properties", errs)
         .and_then(|v| Fields::of(v, "properties", errs));
+    // Read everything before bailing out so that every problem is reported.
+    let details = props.as_ref().and_then(|p| parse_properties(p, errs));
+    let (compute_type, mut pool) = details?;
+    pool.name = name?;
+    pool.id = id?;
+    pool.location = location;
+    pool.tags = tags;
+    pool.identity = identity;
+    pool.compute_type = compute_type;
+    Some(pool)
+}
+
+fn parse_properties(props: &Fields<'_>, errs: &mut FieldErrors) -> Option<(String, AttachedPool)> {
+    let compute_type = props.required_str("computeType", errs).map(str::to_owned);
     let mut pool = AttachedPool {
-        name: name?,
-        id: id?,
-        location,
-        tags,
-        description: None,
-        resource_id: None,
-        provisioning_state: None,
-        provisioning_error: None,
-        identity,
-        created_on: None,
+        name: String::new(),
+        id: String::new(),
+        location: None,
+        tags: Tags::new(),
+        description: opt_string(props, "description", errs),
+        resource_id: opt_string(props, "resourceId", errs),
+        provisioning_state: opt_string(props, "provisioningState", errs),
+        provisioning_error: props
+            .get("provisioningErrors")
+            .and_then(|v| v.pointer("/0/error/code"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        identity: None,
+        created_on: props.optional_str("createdOn", errs).and_then(|s| {
+            let t = parse_arm_datetime(s);
+            if t.is_none() {
+                errs.push(
+                    "properties.createdOn",
+                    format!("expected an ISO 8601 date-time, got {}", quote(s)),
+                );
+            }
+            t
+        }),
         node_count: None,
         node_size: None,
         node_size_family: None,
@@ -170,26 +197,6 @@ fn parse(value: &Value, errs: &mut FieldErrors) -> Option<AttachedPool> {
         auto_pause: None,
         compute_type: String::new(),
     };
-    let props = props?;
-    pool.compute_type = props.required_str("computeType", errs)?.to_owned();
-    pool.description = opt_string(&props, "description", errs);
-    pool.resource_id = opt_string(&props, "resourceId", errs);
-    pool.provisioning_state = opt_string(&props, "provisioningState", errs);
-    pool.provisioning_error = props
-        .get("provisioningErrors")
-        .and_then(|v| v.pointer("/0/error/code"))
-        .and_then(Value::as_str)
-        .map(str::to_owned);
-    pool.created_on = props.optional_str("createdOn", errs).and_then(|s| {
-        let t = parse_arm_datetime(s);
-        if t.is_none() {
-            errs.push(
-                "properties.createdOn",
-                format!("expected an ISO 8601 date-time, got {}", quote(s)),
-            );
-        }
-        t
-    });
     if let Some(inner) = props
         .get("properties")
         .and_then(|v| Fields::of(v, "properties.properties", errs))
@@ -214,7 +221,7 @@ fn parse(value: &Value, errs: &mut FieldErrors) -> Option<AttachedPool> {
             })
         });
     }
-    Some(pool)
+    Some((compute_type?, pool))
 }
 
 fn parse_identity(value: &Value, errs: &mut FieldErrors) -> Option<PoolIdentity> {
