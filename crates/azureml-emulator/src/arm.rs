@@ -11,22 +11,25 @@ use uuid::Uuid;
 pub const CONTENT_TYPE_JSON: &str = "application/json; charset=utf-8";
 
 /// An ARM error answer: `{"error": {"code", "message", "target", "details"}}` plus the status and
-/// the extra headers some errors carry.
+/// the extra headers some errors carry. Boxed: it travels in every handler's `Result`.
 #[derive(Debug, Clone)]
-pub struct ArmError {
-    pub status: StatusCode,
-    pub code: String,
-    pub message: String,
-    pub target: Option<String>,
+pub struct ArmError(Box<Detail>);
+
+#[derive(Debug, Clone)]
+struct Detail {
+    status: StatusCode,
+    code: String,
+    message: String,
+    target: Option<String>,
     /// AML RP errors nest a more specific code (`UserError` → `BadArgument`, `QuotaExceeded`…).
-    pub inner_code: Option<String>,
-    pub retry_after: Option<u64>,
-    pub www_authenticate: Option<String>,
+    inner_code: Option<String>,
+    retry_after: Option<u64>,
+    www_authenticate: Option<String>,
 }
 
 impl ArmError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        Self {
+        Self(Box::new(Detail {
             status,
             code: code.to_owned(),
             message: message.into(),
@@ -34,7 +37,7 @@ impl ArmError {
             inner_code: None,
             retry_after: None,
             www_authenticate: None,
-        }
+        }))
     }
 
     /// A 400 from the Azure ML resource provider: it reports caller mistakes as `UserError`.
@@ -45,28 +48,33 @@ impl ArmError {
     }
 
     pub fn with_target(mut self, target: &str) -> Self {
-        self.target = Some(target.to_owned());
+        self.0.target = Some(target.to_owned());
         self
     }
 
     pub fn with_inner(mut self, code: &str) -> Self {
-        self.inner_code = Some(code.to_owned());
+        self.0.inner_code = Some(code.to_owned());
         self
     }
 
     pub fn with_retry_after(mut self, secs: u64) -> Self {
-        self.retry_after = Some(secs);
+        self.0.retry_after = Some(secs);
+        self
+    }
+
+    pub fn with_www_authenticate(mut self, challenge: String) -> Self {
+        self.0.www_authenticate = Some(challenge);
         self
     }
 
     pub fn body(&self) -> Value {
         let mut error = json!({
-            "code": self.code,
-            "message": self.message,
-            "target": self.target,
+            "code": self.0.code,
+            "message": self.0.message,
+            "target": self.0.target,
             "details": [],
         });
-        if let (Some(inner), Some(obj)) = (&self.inner_code, error.as_object_mut()) {
+        if let (Some(inner), Some(obj)) = (&self.0.inner_code, error.as_object_mut()) {
             obj.insert("innerError".into(), json!({ "code": inner }));
         }
         json!({ "error": error })
@@ -103,12 +111,13 @@ impl ArmError {
 
 impl IntoResponse for ArmError {
     fn into_response(self) -> Response {
-        let mut resp = json_response(self.status, &self.body());
+        let mut resp = json_response(self.0.status, &self.body());
         let headers = resp.headers_mut();
-        if let Some(secs) = self.retry_after {
+        if let Some(secs) = self.0.retry_after {
             headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         if let Some(v) = self
+            .0
             .www_authenticate
             .as_deref()
             .and_then(|v| HeaderValue::from_str(v).ok())

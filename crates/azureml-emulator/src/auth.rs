@@ -67,12 +67,10 @@ impl TokenStore {
 }
 
 fn unauthorized(code: &str, message: String, description: &str) -> ArmError {
-    let mut err = ArmError::new(StatusCode::UNAUTHORIZED, code, message);
-    err.www_authenticate = Some(format!(
+    ArmError::new(StatusCode::UNAUTHORIZED, code, message).with_www_authenticate(format!(
         "Bearer authorization_uri=\"https://login.microsoftonline.com/{}\", error=\"invalid_token\", error_description=\"{description}\"",
         crate::state::TENANT_ID
-    ));
-    err
+    ))
 }
 
 /// Checks the `Authorization` header; returns the caller's client id (the throttling "actor").

@@ -516,7 +516,7 @@ fn validate_serverless(
         return Err(ArmError::user(
             "properties.identity",
             format!(
-                "properties.identity: serverless Spark runs as the user identity or a user-assigned identity attached to workspace '{}'; '{named}' is not attached to it",
+                "properties.identity: '{named}' is not attached to workspace '{}'; serverless Spark runs as the user identity or a user-assigned identity attached to the workspace",
                 workspace.name
             ),
         ));
