@@ -11,6 +11,8 @@ pub mod engine;
 pub mod functions;
 pub mod handler;
 pub mod hooks;
+pub mod local;
 pub mod package;
 pub mod servicebus;
+pub mod startup;
 pub mod telemetry;

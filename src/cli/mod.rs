@@ -1,9 +1,23 @@
 //! Command-line interface: `serve` (the custom handler), `local` (the embedded local world),
-//! `send`, `compute …`, `job …`, `package`, `bench`.
+//! `send`, `compute …`, `job …`, `package`.
 
 mod args;
+mod local;
+mod serve;
 
 pub use args::{
     Cli, Command, ComputeCommand, JobCommand, LocalArgs, OutputFormat, PackageArgs, SendArgs,
     WorkspaceArgs,
 };
+pub use serve::shutdown_signal;
+
+/// Runs one CLI command.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve => serve::serve().await,
+        Command::Local(args) => local::local(args).await,
+        Command::Send(_) | Command::Compute(_) | Command::Job(_) | Command::Package(_) => {
+            anyhow::bail!("this command is not available yet")
+        }
+    }
+}

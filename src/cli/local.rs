@@ -1,0 +1,87 @@
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+
+use super::args::LocalArgs;
+use super::serve::shutdown_signal;
+use crate::local::{LocalOptions, LocalWorld, run_demo};
+use crate::telemetry::{self, LogFormat, TelemetryConfig};
+
+/// `poolbroker local [--demo]`.
+pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
+    let mut telemetry_config = TelemetryConfig::from_env()?;
+    telemetry_config.log_format = LogFormat::Pretty;
+    let telemetry = telemetry::init(&telemetry_config)?;
+
+    let app_root = match args.app_root {
+        Some(root) => root,
+        None => find_app_root()?,
+    };
+    let exe = std::env::current_exe().context("cannot locate the poolbroker executable")?;
+    let mut options = LocalOptions::new(&app_root, exe);
+    options.http_port = args.http_port;
+    options.servicebus_port = args.servicebus_port;
+    options.arm_port = args.arm_port;
+    if args.demo {
+        // The demo should not collide with a `poolbroker local` already running.
+        options = options.ephemeral();
+        // Short waits so the scripted demo shows long-running operations without dragging.
+        options.emulator.retry_after_secs = 1;
+    }
+    let world = LocalWorld::start(options)
+        .await
+        .context("could not start the local world")?;
+    print_banner(&world, &app_root);
+
+    let result = if args.demo {
+        run_demo(&world).await
+    } else {
+        println!("Press ctrl-c to stop.");
+        shutdown_signal().await;
+        Ok(())
+    };
+    world.stop().await.context("stopping the local host")?;
+    telemetry.shutdown().await?;
+    result
+}
+
+fn print_banner(world: &LocalWorld, app_root: &Path) {
+    println!("poolbroker local world (app root {})", app_root.display());
+    println!(
+        "  Functions host (HTTP triggers)  http://{}/api/",
+        world.http_addr
+    );
+    println!(
+        "  Service Bus emulator            http://{}",
+        world.servicebus_addr
+    );
+    println!(
+        "  ARM / Azure ML emulator         http://{}",
+        world.arm_addr
+    );
+    println!(
+        "  managed-identity endpoint       http://{}/msi/token",
+        world.arm_addr
+    );
+    for f in world.host.functions() {
+        println!("  function {f:?}");
+    }
+    println!("To use the CLI against it from another shell:");
+    for (k, v) in world.cli_environment() {
+        println!("  export {k}='{v}'");
+    }
+}
+
+/// host.json in the current directory, else next to the sources this binary was built from.
+fn find_app_root() -> anyhow::Result<PathBuf> {
+    let cwd = std::env::current_dir().context("cannot read the current directory")?;
+    for candidate in [cwd.clone(), PathBuf::from(env!("CARGO_MANIFEST_DIR"))] {
+        if candidate.join("host.json").is_file() {
+            return Ok(candidate);
+        }
+    }
+    anyhow::bail!(
+        "no host.json in {} (run from the poolbroker repository, or pass --app-root)",
+        cwd.display()
+    )
+}
