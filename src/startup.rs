@@ -17,7 +17,7 @@ pub enum StartupError {
     #[error("credentials: {0}")]
     Credential(#[from] crate::azureml::AuthError),
     #[error("ARM client: {0}")]
-    Arm(#[from] crate::azureml::ArmError),
+    Arm(Box<crate::azureml::ArmError>),
     #[error("Service Bus configuration: {0}")]
     ServiceBus(#[from] SettingsError),
     #[error("Service Bus client: {0}")]
@@ -31,7 +31,8 @@ pub fn engine_from_env() -> Result<Engine, StartupError> {
     let mut options = ArmClientOptions::from_env(lookup)?;
     options.lro.budget = settings.lro_budget;
     let credential = credential_from_env(lookup)?;
-    let arm = ArmClient::new(options, Arc::clone(&credential))?;
+    let arm = ArmClient::new(options, Arc::clone(&credential))
+        .map_err(|e| StartupError::Arm(Box::new(e)))?;
     Ok(Engine::new(arm, settings))
 }
 

@@ -70,15 +70,21 @@ impl From<&CommandError> for Rejection {
 pub enum EngineError {
     /// Permanent: completes the message, goes to the rejected queue and the reply.
     #[error("rejected ({}): {}", .0.code, .0.message)]
-    Rejected(Rejection),
+    Rejected(Box<Rejection>),
     /// May succeed later: the invocation fails so Service Bus redelivers the message.
     #[error("transient: {0}")]
     Transient(String),
 }
 
+impl From<Rejection> for EngineError {
+    fn from(rejection: Rejection) -> Self {
+        Self::Rejected(Box::new(rejection))
+    }
+}
+
 impl EngineError {
     pub fn rejected(code: &str, message: impl Into<String>) -> Self {
-        Self::Rejected(Rejection::new(code, message))
+        Self::Rejected(Box::new(Rejection::new(code, message)))
     }
 }
 
@@ -93,11 +99,11 @@ impl From<ArmError> for EngineError {
             | ArmError::LroFailed { body, .. } => Some(body.clone()).filter(|b| !b.is_null()),
             _ => None,
         };
-        Self::Rejected(Rejection {
+        Self::Rejected(Box::new(Rejection {
             code: err.arm_code().unwrap_or("ArmRequestFailed").to_owned(),
             message: err.to_string(),
             fields: Vec::new(),
             arm_error,
-        })
+        }))
     }
 }

@@ -68,10 +68,10 @@ impl Engine {
             Command::ListPools(spec) => run.list(spec).await,
             Command::AwaitOperation(op) => run.await_operation(op).await,
             Command::SubmitSparkJob(_) | Command::CancelSparkJob { .. } => {
-                Err(EngineError::Rejected(Rejection::new(
+                Err(EngineError::rejected(
                     "NotSupported",
                     format!("{kind} is not supported by this version of poolbroker"),
-                )))
+                ))
             }
         }?;
         Ok(outcome.with_notes(&envelope.notes))

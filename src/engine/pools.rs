@@ -105,7 +105,7 @@ impl PoolRun<'_> {
         if !spec.force {
             let running = self.running_jobs(name).await?;
             if !running.is_empty() {
-                return Err(EngineError::Rejected(Rejection::new(
+                return Err(EngineError::from(Rejection::new(
                     "PoolBusy",
                     format!(
                         "spec.force: pool '{name}' has {} job(s) not yet finished ({}); wait for them, cancel them, or send force: true to detach anyway",
@@ -256,7 +256,7 @@ impl PoolRun<'_> {
 
     async fn require(&self, name: &str) -> Result<AttachedPool, EngineError> {
         self.current(name).await?.ok_or_else(|| {
-            EngineError::Rejected(
+            EngineError::from(
                 Rejection::new(
                     "PoolNotFound",
                     format!(
@@ -290,5 +290,5 @@ impl PoolRun<'_> {
 fn parse_pool(value: &Value) -> Result<AttachedPool, EngineError> {
     // ARM sent something that is not a compute: retrying won't fix it, and it's not the sender's fault.
     AttachedPool::from_arm(value)
-        .map_err(|e| EngineError::Rejected(Rejection::new("UnexpectedArmResponse", e.to_string())))
+        .map_err(|e| EngineError::from(Rejection::new("UnexpectedArmResponse", e.to_string())))
 }

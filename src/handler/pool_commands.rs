@@ -61,7 +61,7 @@ pub async fn handle(
             )]))
         }
         Err(EngineError::Rejected(rejection)) => {
-            reject(&state, &ctx, &delivery, kind, rejection).await
+            reject(&state, &ctx, &delivery, kind, *rejection).await
         }
         Err(EngineError::Transient(reason)) => Err(HandlerError::Transient(reason)),
     }
