@@ -38,7 +38,7 @@ ensure_venv() {
   fi
 }
 
-step "tools (venv: ${VENV#$ROOT/})"
+step "tools (venv: ${VENV#"$ROOT"/})"
 ensure_venv
 PY="$VENV/bin/python"
 STAMP="$VENV/.requirements.sha256"
@@ -55,7 +55,7 @@ if [ "${#FUNCTION_FILES[@]}" -eq 0 ]; then
   echo "error: no function-definitions/*/function.json found" >&2
   exit 1
 fi
-(cd "$ROOT" && "$PY" "$INFRA/validate_json.py" host.json "${FUNCTION_FILES[@]#$ROOT/}")
+(cd "$ROOT" && "$PY" "$INFRA/validate_json.py" host.json "${FUNCTION_FILES[@]#"$ROOT"/}")
 
 step "JSON schemas self-test: known-bad files must be rejected"
 (cd "$ROOT" && "$PY" "$INFRA/validate_json.py" --expect-failure infra/fixtures/bad-host.json infra/fixtures/bad-function.json)

@@ -87,15 +87,15 @@ param dataPublicNetworkAccess string = 'Enabled'
 @description('Inbound public access to the Function App (needed by the pipeline-events webhook).')
 param appPublicNetworkAccess string = 'Enabled'
 
-@description('Optional object id (user or group) granted Key Vault Secrets Officer to set the webhook secret.')
-param secretsOfficerPrincipalId string = ''
+@description('Optional object id of an operator (user or group): Service Bus Data Sender + Receiver (poolbroker send --wait) and Key Vault Secrets Officer (set the webhook secret).')
+param operatorPrincipalId string = ''
 
 @allowed([
   'User'
   'Group'
   'ServicePrincipal'
 ])
-param secretsOfficerPrincipalType string = 'User'
+param operatorPrincipalType string = 'User'
 
 @description('OTLP/HTTP base endpoint for traces and metrics (e.g. an OpenTelemetry Collector that forwards to Application Insights). Empty: no OTLP export.')
 param otlpEndpoint string = ''
@@ -182,8 +182,8 @@ module appRoles 'modules/app-roles.bicep' = {
     storageName: storage.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
     keyVaultName: keyVault.outputs.name
-    secretsOfficerPrincipalId: secretsOfficerPrincipalId
-    secretsOfficerPrincipalType: secretsOfficerPrincipalType
+    operatorPrincipalId: operatorPrincipalId
+    operatorPrincipalType: operatorPrincipalType
   }
 }
 

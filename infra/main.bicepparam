@@ -25,8 +25,9 @@ param amlRoleMode = 'Custom'
 
 param cleanupSchedule = '0 */15 * * * *'
 
-// Your own object id (az ad signed-in-user show --query id -o tsv) so you can set the webhook secret.
-param secretsOfficerPrincipalId = ''
+// Your own object id (az ad signed-in-user show --query id -o tsv): lets you send commands, read
+// replies and set the webhook secret. A group id works too (operatorPrincipalType = 'Group').
+param operatorPrincipalId = ''
 
 // An OpenTelemetry Collector that forwards to Application Insights; empty disables OTLP export.
 param otlpEndpoint = ''

@@ -6,14 +6,14 @@ param serviceBusName string
 param storageName string
 param appInsightsName string
 param keyVaultName string
-@description('Optional: a user or group object id that may set the webhook secret (Key Vault Secrets Officer).')
-param secretsOfficerPrincipalId string = ''
+@description('Optional: object id of an operator (user or group) who may send commands, read replies and set the webhook secret.')
+param operatorPrincipalId string = ''
 @allowed([
   'User'
   'Group'
   'ServicePrincipal'
 ])
-param secretsOfficerPrincipalType string = 'User'
+param operatorPrincipalType string = 'User'
 
 var roles = {
   serviceBusDataReceiver: '4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0'
@@ -103,12 +103,26 @@ resource secretsUser 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   }
 }
 
-resource secretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(secretsOfficerPrincipalId)) {
+// The operator: `poolbroker send` authenticates with the operator's Entra ID login (local/SAS auth
+// is disabled on the namespace), and the webhook secret is set by hand (keyvault.bicep).
+resource operatorServiceBus 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in serviceBusRoles: if (!empty(operatorPrincipalId)) {
+    scope: serviceBus
+    name: guid(serviceBus.id, operatorPrincipalId, role)
+    properties: {
+      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', role)
+      principalId: operatorPrincipalId
+      principalType: operatorPrincipalType
+    }
+  }
+]
+
+resource operatorSecretsOfficer 'Microsoft.Authorization/roleAssignments@2022-04-01' = if (!empty(operatorPrincipalId)) {
   scope: vault
-  name: guid(vault.id, secretsOfficerPrincipalId, roles.keyVaultSecretsOfficer)
+  name: guid(vault.id, operatorPrincipalId, roles.keyVaultSecretsOfficer)
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.keyVaultSecretsOfficer)
-    principalId: secretsOfficerPrincipalId
-    principalType: secretsOfficerPrincipalType
+    principalId: operatorPrincipalId
+    principalType: operatorPrincipalType
   }
 }
