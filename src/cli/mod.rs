@@ -2,8 +2,12 @@
 //! `send`, `compute …`, `job …`, `package`.
 
 mod args;
+mod compute;
+mod exec;
 mod local;
+mod output;
 mod serve;
+mod via_queue;
 
 pub use args::{
     Cli, Command, ComputeCommand, JobCommand, LocalArgs, OutputFormat, PackageArgs, SendArgs,
@@ -16,7 +20,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve::serve().await,
         Command::Local(args) => local::local(args).await,
-        Command::Send(_) | Command::Compute(_) | Command::Job(_) | Command::Package(_) => {
+        Command::Compute(command) => compute::compute(command).await,
+        Command::Send(_) | Command::Job(_) | Command::Package(_) => {
             anyhow::bail!("this command is not available yet")
         }
     }

@@ -1,0 +1,120 @@
+//! Running a command from the CLI: straight to ARM through the same engine the handler uses,
+//! following long-running operations to the end with a progress indicator.
+
+use std::io::IsTerminal;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+use super::args::WorkspaceArgs;
+use crate::domain::{CommandError, Envelope, WorkspaceId, parse_command};
+use crate::engine::{CommandContext, Engine, EngineError, Outcome};
+use crate::startup::engine_from_env;
+
+/// Builds an envelope from JSON through the same parser queue messages go through.
+pub fn envelope_from_json(value: &Value, workspace: &WorkspaceArgs) -> anyhow::Result<Envelope> {
+    let mut value = value.clone();
+    if let Some(ws) = workspace_from_flags(workspace)?
+        && let Some(map) = value.as_object_mut()
+    {
+        map.insert("workspace".into(), ws.to_json());
+    }
+    let bytes = serde_json::to_vec(&value).context("encoding the command")?;
+    parse_command(&bytes, Some("application/json")).map_err(describe)
+}
+
+pub fn describe(err: CommandError) -> anyhow::Error {
+    let mut text = err.to_string();
+    for field in err.field_errors() {
+        text.push_str(&format!("\n  {}: {}", field.path, field.problem));
+    }
+    anyhow::anyhow!(text)
+}
+
+/// `--subscription/--resource-group/--workspace-name`: all three, or none (then the default).
+pub fn workspace_from_flags(args: &WorkspaceArgs) -> anyhow::Result<Option<WorkspaceId>> {
+    match (
+        &args.subscription,
+        &args.resource_group,
+        &args.workspace_name,
+    ) {
+        (None, None, None) => Ok(None),
+        (Some(s), Some(g), Some(w)) => {
+            let id = format!(
+                "/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.MachineLearningServices/workspaces/{w}"
+            );
+            Ok(Some(
+                WorkspaceId::parse(&id).map_err(|e| anyhow::anyhow!("{e}"))?,
+            ))
+        }
+        _ => anyhow::bail!(
+            "give all of --subscription, --resource-group and --workspace-name, or none of them (then POOLBROKER_DEFAULT_WORKSPACE is used)"
+        ),
+    }
+}
+
+/// Executes to completion and returns the reply JSON (as a queue sender would receive it).
+pub async fn execute_direct(envelope: Envelope) -> anyhow::Result<Value> {
+    let engine = engine_from_env().context("configuring the ARM client")?;
+    run_to_completion(&engine, envelope).await
+}
+
+pub async fn run_to_completion(engine: &Engine, mut envelope: Envelope) -> anyhow::Result<Value> {
+    let correlation_id = uuid::Uuid::new_v4().simple().to_string();
+    let spinner = Spinner::start(envelope.command.kind());
+    let result = loop {
+        let ctx = CommandContext::new(correlation_id.clone(), OffsetDateTime::now_utc());
+        match engine.execute(&envelope, &ctx).await {
+            Ok(Outcome::Reply(reply)) => break Ok(reply.to_json(&correlation_id)),
+            Ok(Outcome::FollowUp(follow_up)) => {
+                tokio::time::sleep(follow_up.delay.min(Duration::from_secs(10))).await;
+                envelope = follow_up.envelope;
+            }
+            Err(EngineError::Rejected(rejection)) => {
+                break Ok(json!({
+                    "status": "Rejected",
+                    "kind": envelope.command.kind(),
+                    "correlationId": correlation_id,
+                    "error": rejection.to_json(),
+                }));
+            }
+            Err(EngineError::Transient(reason)) => {
+                break Err(anyhow::anyhow!("temporary failure, try again: {reason}"));
+            }
+        }
+    };
+    spinner.stop();
+    result
+}
+
+/// A progress indicator on stderr while an operation runs (only on a terminal).
+struct Spinner {
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Spinner {
+    fn start(label: &'static str) -> Self {
+        if !std::io::stderr().is_terminal() {
+            return Self { task: None };
+        }
+        let task = tokio::spawn(async move {
+            let frames = ['|', '/', '-', '\\'];
+            let mut i = 0usize;
+            loop {
+                eprint!("\r{} {label} …", frames[i % frames.len()]);
+                i += 1;
+                tokio::time::sleep(Duration::from_millis(120)).await;
+            }
+        });
+        Self { task: Some(task) }
+    }
+
+    fn stop(self) {
+        if let Some(task) = self.task {
+            task.abort();
+            eprint!("\r\x1b[2K");
+        }
+    }
+}
