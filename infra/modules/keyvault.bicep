@@ -17,8 +17,8 @@ resource vault 'Microsoft.KeyVault/vaults@2023-07-01' = {
   name: name
   location: location
   tags: tags
-  //checkov:skip=CKV_AZURE_109:Without VNet integration (not in this template) App Service resolves Key Vault references from shared outbound IPs, so the firewall must allow them; access is gated by Entra ID RBAC (Key Vault Secrets User for the app identity only). Set dataPublicNetworkAccess=Disabled with private endpoints to close it.
-  //checkov:skip=CKV_AZURE_189:Same reason: public network access is a parameter (dataPublicNetworkAccess), Enabled by default because the template does not create private endpoints.
+  //checkov:skip=CKV_AZURE_109:Flex Consumption cannot resolve Key Vault references to a network-restricted vault at all, even with VNet integration (Flex Consumption docs, Considerations), and without VNet integration App Service resolves references from shared outbound IPs; access is gated by Entra ID RBAC instead (Key Vault Secrets User for the app identity only). dataPublicNetworkAccess=Disabled is for Premium with private endpoints.
+  //checkov:skip=CKV_AZURE_189:Same reason as CKV_AZURE_109: public network access is a parameter (dataPublicNetworkAccess), Enabled by default because Flex Consumption Key Vault references require it and the template creates no private endpoints.
   properties: {
     tenantId: subscription().tenantId
     sku: {
