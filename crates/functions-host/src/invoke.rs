@@ -156,6 +156,10 @@ impl Invoker {
                 Ok(r) => r,
                 Err(_) => {
                     self.link.restart(generation);
+                    // Redeliveries must reach the new process, not the one being killed.
+                    self.link
+                        .wait_out_of_service(generation, TRANSPORT_ERROR_GRACE)
+                        .await;
                     return Err(format!(
                         "Timeout value of {} was exceeded by function: Functions.{}",
                         timespan_text(limit),
@@ -168,7 +172,7 @@ impl Invoker {
             Ok(parts) => parts,
             Err(e) => {
                 self.link
-                    .settle_after_transport_error(generation, TRANSPORT_ERROR_GRACE)
+                    .wait_out_of_service(generation, TRANSPORT_ERROR_GRACE)
                     .await;
                 return Err(e);
             }

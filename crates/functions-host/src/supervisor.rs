@@ -75,10 +75,10 @@ impl HandlerLink {
         }
     }
 
-    /// After a transport error, give the supervisor a moment to notice that instance
-    /// `generation` died. Without this, the failure → abandon → redelivery loop would outrun
+    /// After a transport error or a timeout restart, give the supervisor a moment to take
+    /// instance `generation` out of service. Without this, the failure → abandon → redelivery loop would outrun
     /// the exit notification and burn through delivery counts against a dead port.
-    pub async fn settle_after_transport_error(&self, generation: u64, within: Duration) {
+    pub async fn wait_out_of_service(&self, generation: u64, within: Duration) {
         let mut rx = self.state.clone();
         let _ = tokio::time::timeout(
             within,
