@@ -6,6 +6,12 @@
 //!
 //! Function keys are not enforced on HTTP triggers (`authLevel` is parsed, not checked), as
 //! under Core Tools.
+//!
+//! Not reproduced (config errors where they would change behaviour silently):
+//! `enableForwardingHttpRequest` / proxying, Service Bus topics, `cardinality: many`, input
+//! bindings other than the trigger, Event Grid, retry policies, `WEBSITE_TIME_ZONE` (always
+//! UTC), session-lock renewal, a cross-process timer lease (one runner per host instance).
+//! `HostConfig::initialization_timeout` wins over host.json's `initializationTimeout`.
 
 mod config;
 pub mod encoding;

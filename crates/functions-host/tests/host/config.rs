@@ -109,3 +109,35 @@ async fn function_definitions_folder_identity_connection_and_disabled_functions(
     );
     host.stop().await;
 }
+
+/// The host.json and function.json files poolbroker ships load and start as they are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_shipped_function_app_loads() {
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let mut config = poolbroker_functions_host::HostConfig::new(&repo);
+    config.handler_executable = Some(env!("CARGO_BIN_EXE_test-handler").into());
+    config.http_addr = "127.0.0.1:0".parse().unwrap();
+    config.app_settings.insert(
+        "ServiceBusConnection".into(),
+        crate::common::CONNECTION.into(),
+    );
+    config
+        .app_settings
+        .insert("POOLBROKER_CLEANUP_SCHEDULE".into(), "0 0 3 * * *".into());
+    let broker = Broker::new();
+    let host = start(config, broker.clone()).await;
+    let functions = host.host.functions();
+    let names: Vec<&str> = functions.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(
+        names,
+        vec!["pipeline-events", "pool-commands", "workspace-cleanup"]
+    );
+    assert!(
+        matches!(&functions[0].trigger, TriggerInfo::Http { url, methods: Some(m), .. }
+        if url.ends_with("/api/events") && m == &vec!["POST".to_owned(), "OPTIONS".to_owned()])
+    );
+    for queue in ["pool-commands", "pool-commands-rejected", "cleanup-reports"] {
+        assert!(broker.queue_config(queue).is_ok(), "{queue} created");
+    }
+    host.stop().await;
+}

@@ -325,3 +325,60 @@ async fn a_bare_base64_string_output_is_sent_as_decoded_bytes() {
     assert_eq!(out[0].message.body.as_ref(), &[0x69, 0xb7, 0x1d]);
     host.stop().await;
 }
+
+fn short_lock_app(renewal: &str) -> (TestApp, Broker) {
+    let app = TestApp::new(json!({
+        "extensions": { "serviceBus": { "maxConcurrentCalls": 4, "maxAutoLockRenewalDuration": renewal } }
+    }));
+    app.function("Long", json!([sb_trigger("msg", "long")]));
+    let broker = Broker::new();
+    broker.create_queue(
+        "long",
+        QueueConfig {
+            lock_duration: Duration::from_millis(300),
+            ..QueueConfig::default()
+        },
+    );
+    (app, broker)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lock_is_renewed_while_the_handler_runs() {
+    let (app, broker) = short_lock_app("00:05:00");
+    let mut host = start(app.config(), broker.clone()).await;
+    broker
+        .send("long", message(json!({"sleep_ms": 900})))
+        .unwrap();
+    let e = next_event(&mut host.events, T, |e| settled(e).is_some()).await;
+    assert_eq!(settled(&e), Some((1, Settlement::Completed)));
+    assert_eq!(
+        app.invocations().len(),
+        1,
+        "no redelivery while the lock was renewed"
+    );
+    host.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_outliving_the_lock_reports_lock_lost_and_the_message_runs_again() {
+    // Zero renewal: the 300 ms lock expires while the handler works for 900 ms.
+    let (app, broker) = short_lock_app("00:00:00");
+    let mut host = start(app.config(), broker.clone()).await;
+    broker
+        .send(
+            "long",
+            message(json!({"sleep_ms": 900, "when_delivery": 1})),
+        )
+        .unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let e = next_event(&mut host.events, T, |e| settled(e).is_some()).await;
+        seen.push(settled(&e).unwrap());
+    }
+    seen.sort_by_key(|(count, _)| *count);
+    assert_eq!(
+        seen,
+        vec![(1, Settlement::LockLost), (2, Settlement::Completed)]
+    );
+    host.stop().await;
+}
