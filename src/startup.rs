@@ -1,12 +1,20 @@
 //! Building the broker from its environment: the same wiring for `serve`, `local` and the CLI.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use secrecy::SecretString;
+
 use crate::azureml::{ArmClient, ArmClientOptions, credential_from_env};
+use crate::cleanup::{CLEANUP_POLICY_SETTING, CleanupSettings};
 use crate::config::BrokerSettings;
 use crate::engine::Engine;
 use crate::handler::AppState;
+use crate::hooks::{HooksConfig, RoutingRules, WEBHOOK_SECRET_SETTING};
 use crate::servicebus::{MessageSender, ServiceBusSettings, SettingsError};
+
+/// Path of the event routing rules (`routes.yaml`, see docs/hooks.md).
+pub const ROUTES_FILE_SETTING: &str = "POOLBROKER_ROUTES_FILE";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -22,6 +30,10 @@ pub enum StartupError {
     ServiceBus(#[from] SettingsError),
     #[error("Service Bus client: {0}")]
     Sender(#[from] crate::servicebus::SenderBuildError),
+    #[error("event routing rules: {0}")]
+    Routes(#[from] crate::hooks::RoutesError),
+    #[error("{CLEANUP_POLICY_SETTING}: {0}")]
+    Cleanup(#[from] crate::cleanup::CleanupSettingsError),
 }
 
 /// The engine, with ARM endpoint, api-version, credential and budgets from the environment.
@@ -46,5 +58,38 @@ pub fn sender_from_env() -> Result<Option<MessageSender>, StartupError> {
 }
 
 pub fn app_state_from_env() -> Result<AppState, StartupError> {
-    Ok(AppState::new(engine_from_env()?, sender_from_env()?))
+    let cleanup = match std::env::var(CLEANUP_POLICY_SETTING) {
+        Ok(text) if !text.trim().is_empty() => Some(CleanupSettings::parse(&text)?),
+        _ => None,
+    };
+    Ok(AppState::with(
+        engine_from_env()?,
+        sender_from_env()?,
+        hooks_from_env()?,
+        cleanup.as_ref(),
+    ))
+}
+
+/// Routing rules from `POOLBROKER_ROUTES_FILE`, else `routes.yaml` in the app root if present;
+/// validated now, so a template error stops the handler at start-up instead of at the first event.
+pub fn hooks_from_env() -> Result<HooksConfig, StartupError> {
+    let explicit = std::env::var(ROUTES_FILE_SETTING)
+        .ok()
+        .filter(|v| !v.trim().is_empty());
+    let default = std::env::var("FUNCTIONS_APP_ROOT_PATH")
+        .map(PathBuf::from)
+        .or_else(|_| std::env::current_dir())
+        .map(|root| root.join("routes.yaml"))
+        .ok()
+        .filter(|path| path.is_file());
+    let rules = match explicit.map(PathBuf::from).or(default) {
+        Some(path) => RoutingRules::load_from_path(&path)?,
+        None => RoutingRules::default(),
+    };
+    let mut config = HooksConfig::new(rules);
+    config.webhook_secret = std::env::var(WEBHOOK_SECRET_SETTING)
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map(SecretString::from);
+    Ok(config)
 }

@@ -2,12 +2,14 @@
 //! call [`Engine::execute`]: one set of checks (workspace resolution, allow-list, validation),
 //! one way to talk to ARM, one reply shape.
 
+mod cleanup;
 mod context;
 mod error;
 mod outcome;
 mod pools;
 mod workspace;
 
+pub use cleanup::CleanupReport;
 pub use context::CommandContext;
 pub use error::{EngineError, Rejection};
 pub use outcome::{FollowUp, Outcome, Reply, ReplyStatus};
@@ -77,7 +79,7 @@ impl Engine {
         Ok(outcome.with_notes(&envelope.notes))
     }
 
-    fn arm_for(&self, ctx: &CommandContext) -> ArmClient {
+    pub(crate) fn arm_for(&self, ctx: &CommandContext) -> ArmClient {
         // An id ARM would refuse as a header is not worth failing the command over.
         self.arm
             .with_correlation_id(&ctx.correlation_id)

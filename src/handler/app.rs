@@ -2,6 +2,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
@@ -84,5 +85,8 @@ pub fn router(state: AppState) -> Router {
         .route("/pool-commands", post(pool_commands::handle))
         .route("/workspace-cleanup", post(cleanup::handle))
         .route("/pipeline-events", post(events::handle))
+        // Invocations wrap the event body (escaped) in JSON; the hooks core enforces its own,
+        // smaller limit with a 413, so this one only has to let such envelopes through.
+        .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
         .with_state(state)
 }

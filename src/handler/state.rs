@@ -1,6 +1,9 @@
 use std::sync::Arc;
 
+use crate::cleanup::{CleanupPolicy, CleanupSettings};
+use crate::domain::WorkspaceId;
 use crate::engine::Engine;
+use crate::hooks::HooksConfig;
 use crate::servicebus::MessageSender;
 
 /// Shared by every invocation.
@@ -12,14 +15,45 @@ pub struct AppState {
 pub(crate) struct Inner {
     pub engine: Engine,
     /// Replies and follow-ups; `None` when no Service Bus is configured (replies are then only
-    /// logged, and long operations are followed to the end within the invocation).
+    /// logged).
     pub sender: Option<MessageSender>,
+    pub hooks: HooksConfig,
+    /// Workspaces the cleanup timer looks after, with their policies.
+    pub cleanup: Vec<(WorkspaceId, CleanupPolicy)>,
 }
 
 impl AppState {
     pub fn new(engine: Engine, sender: Option<MessageSender>) -> Self {
+        Self::with(engine, sender, HooksConfig::default(), None)
+    }
+
+    /// `cleanup`: `None` = the default workspace (if any) with the default policy.
+    pub fn with(
+        engine: Engine,
+        sender: Option<MessageSender>,
+        hooks: HooksConfig,
+        cleanup: Option<&CleanupSettings>,
+    ) -> Self {
+        let targets = match cleanup {
+            Some(settings) => settings
+                .workspaces()
+                .iter()
+                .filter_map(|w| Some((WorkspaceId::parse(w.workspace()).ok()?, w.policy().clone())))
+                .collect(),
+            None => engine
+                .settings()
+                .default_workspace
+                .clone()
+                .map(|ws| vec![(ws, CleanupPolicy::default())])
+                .unwrap_or_default(),
+        };
         Self {
-            inner: Arc::new(Inner { engine, sender }),
+            inner: Arc::new(Inner {
+                engine,
+                sender,
+                hooks,
+                cleanup: targets,
+            }),
         }
     }
 }

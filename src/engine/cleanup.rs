@@ -1,0 +1,132 @@
+//! The cleanup timer's work for one workspace: gather facts, let the pure policy decide, detach
+//! through the same `DetachPool` path as queue commands (whose running-job check is the safe
+//! re-check right before detaching).
+
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::azureml::JobListFilter;
+use crate::cleanup::{CleanupPolicy, JobFacts, PoolFacts, plan};
+use crate::domain::{AttachedPool, Command, ComputeName, DetachPoolSpec, Envelope, WorkspaceId};
+
+use super::{CommandContext, Engine, EngineError, Outcome};
+
+/// What one workspace's cleanup did, in the shape of the `cleanup-reports` message.
+#[derive(Debug, Clone, Default)]
+pub struct CleanupReport {
+    pub workspace: String,
+    pub plan: Value,
+    pub detached: Vec<Value>,
+    pub kept_at_detach: Vec<Value>,
+    pub failed: Vec<Value>,
+}
+
+impl CleanupReport {
+    pub fn to_json(&self) -> Value {
+        let mut report = self.plan.clone();
+        if let Some(map) = report.as_object_mut() {
+            map.insert("workspace".into(), json!(self.workspace));
+            map.insert("detached".into(), json!(self.detached));
+            map.insert("kept_at_detach".into(), json!(self.kept_at_detach));
+            map.insert("failed".into(), json!(self.failed));
+        }
+        report
+    }
+}
+
+impl Engine {
+    pub async fn run_cleanup(
+        &self,
+        workspace: &WorkspaceId,
+        policy: &CleanupPolicy,
+        ctx: &CommandContext,
+    ) -> Result<CleanupReport, EngineError> {
+        let ws_id = workspace.arm_id();
+        let arm = self.arm_for(ctx);
+        let pools: Vec<AttachedPool> = arm
+            .list_computes(&ws_id)
+            .await?
+            .iter()
+            .filter_map(|c| AttachedPool::from_arm(c).ok())
+            .filter(AttachedPool::is_synapse_spark)
+            .collect();
+        let jobs: Vec<JobFacts> = arm
+            .list_jobs(&ws_id, &JobListFilter::default())
+            .await?
+            .iter()
+            .map(job_facts)
+            .collect();
+        let facts: Vec<PoolFacts> = pools.iter().map(pool_facts).collect();
+        let decided = plan(&facts, &jobs, policy, ctx.now);
+        let mut report = CleanupReport {
+            workspace: ws_id.clone(),
+            plan: serde_json::to_value(&decided).unwrap_or(Value::Null),
+            ..CleanupReport::default()
+        };
+        if decided.dry_run {
+            return Ok(report);
+        }
+        for decision in decided.to_detach() {
+            let reason = decision.decision.reason();
+            let Ok(name) = ComputeName::parse(&decision.name) else {
+                report
+                    .failed
+                    .push(json!({"name": decision.name, "reason": "not a valid compute name"}));
+                continue;
+            };
+            let mut envelope =
+                Envelope::new(Command::DetachPool(DetachPoolSpec { name, force: false }));
+            envelope.workspace = Some(workspace.clone());
+            match self.execute(&envelope, ctx).await {
+                Ok(Outcome::Reply(_)) | Ok(Outcome::FollowUp(_)) => report
+                    .detached
+                    .push(json!({"name": decision.name, "reason": reason})),
+                Err(EngineError::Rejected(rejection)) if rejection.code == "PoolBusy" => report
+                    .kept_at_detach
+                    .push(json!({"name": decision.name, "reason": rejection.message})),
+                // Another cleanup run (another instance, a late timer) is detaching it right now.
+                Err(EngineError::Rejected(rejection))
+                    if rejection.code.eq_ignore_ascii_case("Conflict")
+                        || rejection.message.contains("409") =>
+                {
+                    report.kept_at_detach.push(json!({
+                        "name": decision.name,
+                        "reason": "another operation on this compute is in progress (a concurrent cleanup run)"
+                    }));
+                }
+                Err(EngineError::Rejected(rejection)) => report.failed.push(
+                    json!({"name": decision.name, "reason": reason, "error": rejection.to_json()}),
+                ),
+                Err(EngineError::Transient(why)) => report
+                    .failed
+                    .push(json!({"name": decision.name, "reason": reason, "error": why})),
+            }
+        }
+        Ok(report)
+    }
+}
+
+fn pool_facts(pool: &AttachedPool) -> PoolFacts {
+    PoolFacts {
+        name: pool.name.clone(),
+        tags: pool.tags.clone(),
+        provisioning_state: pool.provisioning_state.clone().unwrap_or_default(),
+        created_on: pool.created_on,
+    }
+}
+
+fn job_facts(job: &Value) -> JobFacts {
+    let props = &job["properties"];
+    let time = |v: &Value| {
+        v.as_str()
+            .and_then(|s| OffsetDateTime::parse(s, &Rfc3339).ok())
+    };
+    JobFacts {
+        name: job["name"].as_str().unwrap_or_default().to_owned(),
+        compute_name: props["computeId"].as_str().map(str::to_owned),
+        status: props["status"].as_str().unwrap_or("Unknown").to_owned(),
+        end_time: time(&props["endTime"]).or_else(|| time(&props["services"]["Studio"]["endTime"])),
+        creation_time: time(&job["systemData"]["createdAt"]),
+    }
+}
