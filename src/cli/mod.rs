@@ -6,6 +6,7 @@ mod compute;
 mod exec;
 mod local;
 mod output;
+mod send;
 mod serve;
 mod via_queue;
 
@@ -21,7 +22,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve => serve::serve().await,
         Command::Local(args) => local::local(args).await,
         Command::Compute(command) => compute::compute(command).await,
-        Command::Send(_) | Command::Job(_) | Command::Package(_) => {
+        Command::Send(args) => send::send(args).await,
+        Command::Job(_) | Command::Package(_) => {
             anyhow::bail!("this command is not available yet")
         }
     }

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use azureml_emulator::{EmulatorConfig, EmulatorState};
 use functions_host::{HostConfig, RunningHost};
-use servicebus_emulator::{Broker, RestConfig};
+use servicebus_emulator::{Broker, QueueConfig, RestConfig};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -99,6 +99,8 @@ impl LocalWorld {
     pub async fn start(options: LocalOptions) -> Result<Self, LocalError> {
         let shutdown = CancellationToken::new();
         let broker = Broker::new();
+        // The reply queue is no binding's, so the host would not create it (infra does in Azure).
+        broker.create_queue(crate::config::REPLIES_QUEUE, QueueConfig::default());
 
         let (sb_listener, servicebus_addr) =
             bind("Service Bus emulator", options.servicebus_port).await?;

@@ -1,6 +1,7 @@
 //! Service Bus sending: `azure_messaging_servicebus` 0.21 (REST) over our reqwest 0.13 client.
 //! See shared/reference/rust-deps.md §2 for the crate's wire behaviour.
 
+mod receive;
 mod sender;
 mod settings;
 mod token;

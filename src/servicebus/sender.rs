@@ -44,6 +44,8 @@ pub struct OutboundMessage {
     pub message_id: Option<String>,
     pub correlation_id: Option<String>,
     pub session_id: Option<String>,
+    /// Where the receiver should answer (`ReplyTo`).
+    pub reply_to: Option<String>,
     /// Service Bus `Label`.
     pub subject: Option<String>,
     pub scheduled_enqueue_time: Option<OffsetDateTime>,
@@ -108,7 +110,7 @@ impl SendError {
         }
     }
 
-    fn from_azure(queue: &str, error: azure_core_legacy::Error) -> Self {
+    pub(super) fn from_azure(queue: &str, error: azure_core_legacy::Error) -> Self {
         let queue = queue.to_owned();
         match error.kind().clone() {
             ErrorKind::HttpResponse { status, error_code } => Self::Http {
@@ -233,7 +235,7 @@ impl MessageSender {
         })
     }
 
-    fn client(&self, queue: &str) -> Result<QueueClient, SendError> {
+    pub(super) fn client(&self, queue: &str) -> Result<QueueClient, SendError> {
         let mut clients = self
             .inner
             .clients
@@ -342,6 +344,7 @@ fn to_request(
     let properties = SettableBrokerProperties {
         correlation_id: message.correlation_id,
         session_id: message.session_id,
+        reply_to: message.reply_to,
         message_id: Some(message_id),
         label: message.subject,
         time_to_live: message.time_to_live,
