@@ -11,6 +11,9 @@ use crate::telemetry::{self, LogFormat, TelemetryConfig};
 pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     let mut telemetry_config = TelemetryConfig::from_env()?;
     telemetry_config.log_format = LogFormat::Pretty;
+    if args.demo && std::env::var_os("POOLBROKER_LOG").is_none() {
+        telemetry_config.log_filter = crate::telemetry::LogFilter::parse("warn")?;
+    }
     let telemetry = telemetry::init(&telemetry_config)?;
 
     let app_root = match args.app_root {
@@ -27,6 +30,10 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         options = options.ephemeral();
         // Short waits so the scripted demo shows long-running operations without dragging.
         options.emulator.retry_after_secs = 1;
+        // The demo prints what happens; the handler's own logs would drown it.
+        options
+            .extra_settings
+            .insert("POOLBROKER_LOG".into(), "warn".into());
     }
     let world = LocalWorld::start(options)
         .await
@@ -64,7 +71,14 @@ fn print_banner(world: &LocalWorld, app_root: &Path) {
         world.arm_addr
     );
     for f in world.host.functions() {
-        println!("  function {f:?}");
+        let trigger = match &f.trigger {
+            functions_host::TriggerInfo::ServiceBus { queue, .. } => {
+                format!("Service Bus queue '{queue}'")
+            }
+            functions_host::TriggerInfo::Timer { schedule } => format!("timer '{schedule}'"),
+            functions_host::TriggerInfo::Http { url, .. } => format!("HTTP {url}"),
+        };
+        println!("  function {:<18} {trigger}", f.name);
     }
     println!("To use the CLI against it from another shell:");
     for (k, v) in world.cli_environment() {

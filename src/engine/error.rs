@@ -96,7 +96,7 @@ impl From<ArmError> for EngineError {
         let arm_error = match &err {
             ArmError::Status { body, .. }
             | ArmError::Throttled { body, .. }
-            | ArmError::LroFailed { body, .. } => Some(body.clone()).filter(|b| !b.is_null()),
+            | ArmError::LroFailed { body, .. } => Some(Value::clone(body)).filter(|b| !b.is_null()),
             _ => None,
         };
         Self::Rejected(Box::new(Rejection {

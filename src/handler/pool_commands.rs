@@ -35,7 +35,8 @@ pub async fn handle(
         Ok(envelope) => envelope,
         Err(err) => {
             let rejection = Rejection::from(&err);
-            return reject(&state, &ctx, &delivery, "Unknown", rejection).await;
+            let kind = declared_kind(&delivery.body);
+            return reject(&state, &ctx, &delivery, &kind, rejection).await;
         }
     };
     adopt_reply_route(&mut ctx, &envelope);
@@ -73,6 +74,15 @@ fn adopt_reply_route(ctx: &mut CommandContext, envelope: &Envelope) {
         ctx.reply_to = op.reply.reply_to.clone();
         ctx.correlation_id = op.reply.correlation_id.clone();
     }
+}
+
+/// The `kind` the sender meant, for the reply to a message that did not parse.
+fn declared_kind(body: &[u8]) -> String {
+    serde_json::from_slice::<Value>(body)
+        .ok()
+        .and_then(|v| v.get("kind").and_then(Value::as_str).map(str::to_owned))
+        .filter(|k| k.len() <= 64)
+        .unwrap_or_else(|| "Unknown".to_owned())
 }
 
 fn reply_kind(envelope: &Envelope) -> &'static str {

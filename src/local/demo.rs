@@ -1,7 +1,233 @@
-//! `poolbroker local --demo` (filled in as features land).
+//! `poolbroker local --demo`: a short scripted tour through the real queue, handler and
+//! emulators; every step is a real message or HTTP request, and the output is what came back.
+
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use serde_json::{Value, json};
+use servicebus_emulator::OutgoingMessage;
 
 use super::LocalWorld;
+use crate::config::{COMMANDS_QUEUE, REJECTED_QUEUE, REPLIES_QUEUE};
 
-pub async fn run_demo(_world: &LocalWorld) -> anyhow::Result<()> {
+pub const DEMO_WORKSPACE: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.MachineLearningServices/workspaces/ml-demo";
+const POOL: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.Synapse/workspaces/syn-demo/bigDataPools/sparkpool1";
+const UAI: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.ManagedIdentity/userAssignedIdentities";
+const WAIT: Duration = Duration::from_secs(60);
+
+pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
+    step("1. Attach sparkpool1 as 'spark-demo' with two user-assigned identities (AttachPool)");
+    let reply = command(
+        world,
+        json!({"apiVersion": "poolbroker/v1", "kind": "AttachPool", "spec": {
+            "name": "spark-demo", "type": "synapsespark", "resource_id": POOL,
+            "identity": {"type": "user_assigned", "user_assigned_identities": [
+                {"resource_id": format!("{UAI}/uai-poolbroker-1")},
+                {"resource_id": format!("{UAI}/uai-poolbroker-2")}]},
+            "description": "attached by the poolbroker demo"}}),
+    )
+    .await?;
+    expect_status(&reply, "Succeeded")?;
+    print_pool(&reply["resource"]);
+
+    step("2. Attach it again, unchanged: idempotent, no PUT sent");
+    let before = world.arm.requests().len();
+    let reply = command(
+        world,
+        json!({"apiVersion": "poolbroker/v1", "kind": "AttachPool", "spec": {
+            "name": "spark-demo", "type": "synapsespark", "resource_id": POOL,
+            "identity": {"type": "user_assigned", "user_assigned_identities": [
+                {"resource_id": format!("{UAI}/uai-poolbroker-1")},
+                {"resource_id": format!("{UAI}/uai-poolbroker-2")}]},
+            "description": "attached by the poolbroker demo"}}),
+    )
+    .await?;
+    expect_status(&reply, "Succeeded")?;
+    let puts = world.arm.requests()[before..]
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .count();
+    say(&format!(
+        "{} ({} ARM PUT sent)",
+        reply["message"].as_str().unwrap_or(""),
+        puts
+    ));
+
+    step("3. Show it (ShowPool)");
+    let reply = command(
+        world,
+        json!({"apiVersion": "poolbroker/v1", "kind": "ShowPool", "spec": {"name": "spark-demo"}}),
+    )
+    .await?;
+    expect_status(&reply, "Succeeded")?;
+    print_pool(&reply["resource"]);
+
+    step("4. Switch it to a system-assigned identity (UpdatePoolIdentity)");
+    let reply = command(
+        world,
+        json!({"apiVersion": "poolbroker/v1", "kind": "UpdatePoolIdentity",
+               "spec": {"name": "spark-demo", "identity": {"type": "SystemAssigned"}}}),
+    )
+    .await?;
+    expect_status(&reply, "Succeeded")?;
+    print_pool(&reply["resource"]);
+
+    step(
+        "5. A bad message: rejected at once with a specific error, kept in pool-commands-rejected",
+    );
+    let reply = command(
+        world,
+        json!({"apiVersion": "poolbroker/v1", "kind": "AttachPool", "spec": {
+            "name": "9-bad-name", "type": "synapsespark", "resource_id": POOL}}),
+    )
+    .await?;
+    expect_status(&reply, "Rejected")?;
+    say(&format!(
+        "reply: {}",
+        reply["error"]["message"].as_str().unwrap_or("")
+    ));
+    let rejected = receive(world, REJECTED_QUEUE, |_| true)
+        .await?
+        .context("nothing arrived in pool-commands-rejected")?;
+    say(&format!(
+        "pool-commands-rejected holds the original body with error code {}",
+        rejected["error"]["code"]
+    ));
+
+    step("6. An Event Grid subscription handshake on the HTTP trigger (/api/events)");
+    let http = reqwest::Client::new();
+    let response = http
+        .post(format!("http://{}/api/events", world.http_addr))
+        .header("aeg-event-type", "SubscriptionValidation")
+        .json(&json!([{
+            "id": "demo-validation", "topic": "/subscriptions/x", "subject": "", "eventType": "Microsoft.EventGrid.SubscriptionValidationEvent",
+            "eventTime": "2026-11-22T10:00:00Z", "dataVersion": "1", "metadataVersion": "1",
+            "data": {"validationCode": "demo-code-42"}}]))
+        .send()
+        .await
+        .context("calling the HTTP trigger")?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    say(&format!("HTTP {status}: {body}"));
+
+    step("7. Detach it (DetachPool): underlyingResourceAction=Detach, the Synapse pool stays");
+    let reply = command(
+        world,
+        json!({"apiVersion": "poolbroker/v1", "kind": "DetachPool", "spec": {"name": "spark-demo"}}),
+    )
+    .await?;
+    expect_status(&reply, "Succeeded")?;
+    say(reply["message"].as_str().unwrap_or(""));
+    let actions: Vec<String> = world
+        .arm
+        .delete_actions()
+        .iter()
+        .map(|d| d.underlying_resource_action.clone().unwrap_or_default())
+        .collect();
+    say(&format!(
+        "DELETE calls ARM saw: underlyingResourceAction={actions:?}"
+    ));
+
+    println!(
+        "\nDemo finished: every step went through Service Bus, the local Functions host, the handler and the ARM emulator."
+    );
     Ok(())
+}
+
+fn step(title: &str) {
+    println!("\n== {title}");
+}
+
+fn say(line: &str) {
+    println!("   {line}");
+}
+
+fn print_pool(resource: &Value) {
+    let identity = &resource["identity"];
+    let uais: Vec<&str> = identity["user_assigned_identities"]
+        .as_array()
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|i| i["resource_id"].as_str())
+                .filter_map(|id| id.rsplit('/').next())
+                .collect()
+        })
+        .unwrap_or_default();
+    say(&format!(
+        "{} · {} · Spark {} · {} x {} · identity {}{}",
+        resource["name"].as_str().unwrap_or("?"),
+        resource["provisioning_state"].as_str().unwrap_or("?"),
+        resource["spark_version"].as_str().unwrap_or("?"),
+        resource["node_count"],
+        resource["node_size"].as_str().unwrap_or("?"),
+        identity["type"].as_str().unwrap_or("none"),
+        if uais.is_empty() {
+            String::new()
+        } else {
+            format!(" {uais:?} (the first submits jobs)")
+        }
+    ));
+}
+
+fn expect_status(reply: &Value, status: &str) -> anyhow::Result<()> {
+    if reply["status"] == status {
+        Ok(())
+    } else {
+        bail!("expected a {status} reply, got {reply:#}")
+    }
+}
+
+/// Sends a command as a producer would (ReplyTo + CorrelationId) and waits for its reply.
+async fn command(world: &LocalWorld, body: Value) -> anyhow::Result<Value> {
+    let correlation_id = uuid::Uuid::new_v4().simple().to_string();
+    say(&format!(
+        "→ {} {}",
+        body["kind"].as_str().unwrap_or(""),
+        body["spec"]
+    ));
+    world.broker.send(
+        COMMANDS_QUEUE,
+        OutgoingMessage {
+            body: body.to_string().into_bytes().into(),
+            content_type: Some("application/json".into()),
+            correlation_id: Some(correlation_id.clone()),
+            reply_to: Some(REPLIES_QUEUE.into()),
+            ..OutgoingMessage::default()
+        },
+    )?;
+    let reply = receive(world, REPLIES_QUEUE, |m| {
+        m["correlationId"] == correlation_id.as_str()
+    })
+    .await?
+    .with_context(|| format!("no reply within {}s", WAIT.as_secs()))?;
+    say(&format!(
+        "← {} {}",
+        reply["kind"].as_str().unwrap_or(""),
+        reply["status"].as_str().unwrap_or("")
+    ));
+    Ok(reply)
+}
+
+async fn receive(
+    world: &LocalWorld,
+    queue: &str,
+    wanted: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Option<Value>> {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while tokio::time::Instant::now() < deadline {
+        let Some(message) = world
+            .broker
+            .receive(queue, Duration::from_millis(250))
+            .await?
+        else {
+            continue;
+        };
+        let body: Value = serde_json::from_slice(&message.message.body).unwrap_or(Value::Null);
+        if wanted(&body) {
+            world.broker.complete(queue, message.lock_token)?;
+            return Ok(Some(body));
+        }
+        world.broker.abandon(queue, message.lock_token)?;
+    }
+    Ok(None)
 }
