@@ -419,6 +419,7 @@ impl Failure {
             FailureKind::Status { body, request_id } => {
                 let (code, message) = error_code_and_message(&body);
                 let status = self.status.unwrap_or_default();
+                let body = Box::new(body);
                 if status == 429 {
                     ArmError::Throttled {
                         attempts,

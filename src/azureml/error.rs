@@ -6,6 +6,8 @@ use serde_json::Value;
 
 use super::credential::AuthError;
 
+/// Bodies are boxed: `serde_json::Value` with `preserve_order` is large, and this error travels
+/// in every `Result` of the client.
 #[derive(Debug, thiserror::Error)]
 pub enum ArmError {
     /// ARM answered with an error status that is not (or no longer) worth retrying here.
@@ -15,7 +17,7 @@ pub enum ArmError {
         code: String,
         message: String,
         /// The ARM error body verbatim (`Value::Null` when there was none, a string when not JSON).
-        body: Value,
+        body: Box<Value>,
         /// `x-ms-request-id` of the last response.
         request_id: Option<String>,
         attempts: u32,
@@ -29,7 +31,7 @@ pub enum ArmError {
         retry_after: Option<Duration>,
         code: String,
         message: String,
-        body: Value,
+        body: Box<Value>,
         request_id: Option<String>,
     },
     #[error("could not reach ARM after {attempts} attempt(s): {source}")]
@@ -51,7 +53,7 @@ pub enum ArmError {
         code: String,
         message: String,
         /// The operation status body (or final resource) verbatim.
-        body: Value,
+        body: Box<Value>,
     },
     #[error("unexpected ARM response: {what}")]
     InvalidResponse { what: String },
@@ -126,7 +128,7 @@ mod tests {
             status: code,
             code: "Code".into(),
             message: "msg".into(),
-            body: Value::Null,
+            body: Box::new(Value::Null),
             request_id: None,
             attempts: 1,
         }

@@ -169,7 +169,7 @@ impl ArmClient {
                             status,
                             code,
                             message,
-                            body: response.body,
+                            body: Box::new(response.body),
                         })
                     }
                     _ => Ok(PollState::Running),
