@@ -52,3 +52,6 @@ pub use az_output::az_ml_output;
 
 #[cfg(test)]
 mod pool_tests;
+
+#[cfg(test)]
+mod examples_tests;
