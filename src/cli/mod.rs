@@ -6,6 +6,7 @@ mod compute;
 mod exec;
 mod local;
 mod output;
+mod package;
 mod send;
 mod serve;
 mod via_queue;
@@ -23,7 +24,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Local(args) => local::local(args).await,
         Command::Compute(command) => compute::compute(command).await,
         Command::Send(args) => send::send(args).await,
-        Command::Job(_) | Command::Package(_) => {
+        Command::Package(args) => package::package(args),
+        Command::Job(_) => {
             anyhow::bail!("this command is not available yet")
         }
     }
