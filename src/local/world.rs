@@ -202,7 +202,7 @@ fn handler_settings(
     );
     set(
         "POOLBROKER_DEFAULT_WORKSPACE",
-        "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.MachineLearningServices/workspaces/ml-demo".into(),
+        super::demo::DEMO_WORKSPACE.into(),
     );
     set("POOLBROKER_CLEANUP_SCHEDULE", "0 */5 * * * *".into());
     set("POOLBROKER_LOG_FORMAT", "pretty".into());
