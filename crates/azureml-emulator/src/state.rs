@@ -340,10 +340,15 @@ impl EmulatorState {
                 sub, rg, "syn-demo", pool, location, version,
             )));
         }
-        let identities: Vec<_> = ["uai-poolbroker-1", "uai-poolbroker-2"]
-            .iter()
-            .map(|n| self.add_user_assigned_identity(sub, rg, n))
-            .collect();
+        let identities: Vec<_> = [
+            "uai-poolbroker-1",
+            "uai-poolbroker-2",
+            "uai-etl",
+            "uai-reader",
+        ]
+        .iter()
+        .map(|n| self.add_user_assigned_identity(sub, rg, n))
+        .collect();
         for uai in &identities {
             // Both ids are well-formed and the workspace exists: this cannot fail.
             let _ = self.attach_workspace_identity(&workspace_id, &uai.id);
