@@ -68,6 +68,10 @@ pub struct SendArgs {
     /// Seconds to wait for the reply.
     #[arg(long, default_value_t = 120)]
     pub timeout: u64,
+    /// Service Bus namespace (e.g. `sb-poolbroker.servicebus.windows.net`), signed in with your
+    /// Azure CLI / azd login (Entra ID). Default: `ServiceBusConnection…` settings, else the local emulator.
+    #[arg(long)]
+    pub namespace: Option<String>,
 }
 
 #[derive(Debug, Clone, Args, Default)]

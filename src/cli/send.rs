@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use super::args::SendArgs;
 use super::compute::content_type_for;
 use super::exec::describe;
-use super::via_queue::{send_command, sender, wait_for_reply};
+use super::via_queue::{send_command, sender, sender_for_namespace, wait_for_reply};
 use crate::domain::parse_command;
 
 pub async fn send(args: SendArgs) -> anyhow::Result<()> {
@@ -17,7 +17,10 @@ pub async fn send(args: SendArgs) -> anyhow::Result<()> {
     // Validate here too: a mistake is cheaper to see now than in the rejected queue.
     let envelope = parse_command(&bytes, Some(content_type)).map_err(describe)?;
     let body = String::from_utf8(bytes).context("the command file is not UTF-8 text")?;
-    let sender = sender()?;
+    let sender = match &args.namespace {
+        Some(namespace) => sender_for_namespace(namespace)?,
+        None => sender()?,
+    };
     let sent = send_command(&sender, &args.queue, body, content_type, &args.reply_queue).await?;
     eprintln!(
         "sent {} to '{}' (correlation id {})",

@@ -1,6 +1,7 @@
 //! `--via-queue` and `poolbroker send --wait`: send the command to the broker's queue and wait
 //! for its correlated reply.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -10,8 +11,20 @@ use crate::config::{COMMANDS_QUEUE, REPLIES_QUEUE};
 use crate::domain::Envelope;
 use crate::local::{LOCAL_NAMESPACE, LOCAL_SAS_KEY, LOCAL_SAS_KEY_NAME};
 use crate::servicebus::{
-    MessageSender, Namespace, OutboundMessage, ServiceBusAuth, ServiceBusSettings, SettingsError,
+    CredentialTokenProvider, MessageSender, Namespace, OutboundMessage, ServiceBusAuth,
+    ServiceBusSettings, SettingsError,
 };
+
+/// `--namespace`: Entra ID through the developer's az / azd login (namespaces deployed by
+/// `infra/` have SAS disabled).
+pub fn sender_for_namespace(namespace: &str) -> anyhow::Result<MessageSender> {
+    let namespace = Namespace::parse(namespace).map_err(|e| anyhow::anyhow!("--namespace: {e}"))?;
+    let settings = ServiceBusSettings::new(namespace, ServiceBusAuth::Identity { client_id: None });
+    let credential = azure_identity::DeveloperToolsCredential::new(None)
+        .context("signing in with the Azure CLI / azd (run `az login`)")?;
+    let provider = Arc::new(CredentialTokenProvider::new(credential));
+    Ok(MessageSender::with_token_provider(&settings, provider)?)
+}
 
 /// The configured Service Bus, else the local emulator of `poolbroker local` on its default port.
 pub fn sender() -> anyhow::Result<MessageSender> {
