@@ -26,7 +26,10 @@ pub fn envelope_from_json(value: &Value, workspace: &WorkspaceArgs) -> anyhow::R
 }
 
 pub fn describe(err: CommandError) -> anyhow::Error {
-    let mut text = err.to_string();
+    if err.field_errors().is_empty() {
+        return anyhow::anyhow!(err.to_string());
+    }
+    let mut text = String::from("invalid command:");
     for field in err.field_errors() {
         text.push_str(&format!("\n  {}: {}", field.path, field.problem));
     }
