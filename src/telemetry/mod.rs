@@ -1,1 +1,59 @@
-//! telemetry (work in progress)
+//! Tracing, OpenTelemetry export, W3C propagation and per-invocation log capture.
+//!
+//! Call [`init`] once at startup with [`TelemetryConfig::from_env`]; keep the [`TelemetryGuard`]
+//! and `flush().await` it before each invocation response (consumption plans freeze idle
+//! instances) and `shutdown().await` it on SIGTERM.
+//!
+//! # Environment
+//!
+//! | variable | meaning |
+//! |---|---|
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/HTTP base URL (`http://collector:4318`); spans go to `{base}/v1/traces`, metrics to `{base}/v1/metrics`. **Unset: nothing is exported**, no exporter thread runs. |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | full per-signal URLs, used as given; win over the base URL |
+//! | `OTEL_EXPORTER_OTLP_HEADERS` | `k=v,k2=v2` (percent-encoded values) sent with every export, e.g. collector auth. Secret: never logged or printed. |
+//! | `OTEL_EXPORTER_OTLP_TIMEOUT` | export timeout in ms (default 10000) |
+//! | `OTEL_SERVICE_NAME` | `service.name` (default `poolbroker`) |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | `k=v,…` resource attributes (e.g. `deployment.environment.name=prod`) |
+//! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on` (default), `parentbased_always_off`, `parentbased_traceidratio`; ARG is the ratio |
+//! | `OTEL_SDK_DISABLED` | `true` turns every exporter off |
+//! | `POOLBROKER_LOG` | `RUST_LOG`-style log filter for stdout and invocation `Logs` (default `info`); spans at `info` and above are exported regardless |
+//! | `POOLBROKER_LOG_FORMAT` | `json` (default; one object per line with `trace_id`/`span_id`) or `pretty` |
+//!
+//! Protocol is always HTTP/protobuf. The SDK also honours its own `OTEL_BSP_*` and
+//! `OTEL_METRIC_EXPORT_INTERVAL` variables.
+//!
+//! # Conventions
+//!
+//! - One [`invocation_span`] per invocation; continue the caller's trace with
+//!   [`parent_from_properties`] + [`set_parent`], or [`add_link`] for follow-ups.
+//! - ARM calls in [`arm_request_span`]s (`CLIENT`), Service Bus sends in
+//!   [`servicebus_send_span`]s (`PRODUCER`); failures through [`record_error`].
+//! - Every message the broker sends carries [`propagation_properties`].
+//! - URLs are recorded through [`redact_url`]. As a backstop, logs, captured lines and exported
+//!   spans are scrubbed: fields named like secrets (`authorization`, `token`, `sig`, …) are
+//!   blanked, and URLs, `Bearer …` and `password=…`-style pairs in text are redacted.
+
+mod capture;
+mod config;
+mod error;
+mod format;
+mod install;
+mod metrics;
+mod processor;
+mod propagation;
+mod redact;
+mod spans;
+
+pub use capture::InvocationLogs;
+pub use config::{LogFilter, LogFormat, SamplerConfig, TelemetryConfig};
+pub use error::TelemetryError;
+pub use install::{TelemetryGuard, init, init_with_writer};
+pub use metrics::{Metrics, metrics};
+pub use propagation::{
+    DIAGNOSTIC_ID, TRACEPARENT, TRACESTATE, add_link, current_traceparent, parent_from_properties,
+    propagation_properties, set_parent,
+};
+pub use redact::{REDACTED, is_sensitive_key, redact_text, redact_url};
+pub use spans::{
+    Trigger, arm_request_span, fields, invocation_span, record_error, servicebus_send_span,
+};
