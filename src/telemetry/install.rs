@@ -86,6 +86,38 @@ where
     let tracer_provider = tracer_provider(config, resource.clone())?;
     let meter_provider = meter_provider(config, resource)?;
 
+    subscriber(config, writer, &tracer_provider)
+        .try_init()
+        .map_err(|e| TelemetryError::SubscriberAlreadySet(e.to_string()))?;
+
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    opentelemetry::global::set_tracer_provider(tracer_provider.clone());
+    if let Some(mp) = &meter_provider {
+        opentelemetry::global::set_meter_provider(mp.clone());
+        metrics().install(&mp.meter(SCOPE));
+    }
+
+    let installed = Installed {
+        tracer_provider,
+        meter_provider,
+        exports_traces: config.exports_traces(),
+    };
+    *slot = Some(installed.clone());
+    Ok(TelemetryGuard {
+        installed,
+        reused: false,
+    })
+}
+
+/// The layered subscriber `init` installs globally (tests install it per thread).
+pub(crate) fn subscriber<W>(
+    config: &TelemetryConfig,
+    writer: W,
+    tracer_provider: &SdkTracerProvider,
+) -> impl tracing::Subscriber + Send + Sync + 'static
+where
+    W: for<'a> MakeWriter<'a> + Send + Sync + 'static,
+{
     let otel_layer = tracing_opentelemetry::layer()
         .with_tracer(tracer_provider.tracer(SCOPE))
         .with_threads(false)
@@ -111,26 +143,6 @@ where
         .with(otel_layer)
         .with(fmt_layer)
         .with(capture_layer)
-        .try_init()
-        .map_err(|e| TelemetryError::SubscriberAlreadySet(e.to_string()))?;
-
-    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
-    opentelemetry::global::set_tracer_provider(tracer_provider.clone());
-    if let Some(mp) = &meter_provider {
-        opentelemetry::global::set_meter_provider(mp.clone());
-        metrics().install(&mp.meter(SCOPE));
-    }
-
-    let installed = Installed {
-        tracer_provider,
-        meter_provider,
-        exports_traces: config.exports_traces(),
-    };
-    *slot = Some(installed.clone());
-    Ok(TelemetryGuard {
-        installed,
-        reused: false,
-    })
 }
 
 fn resource(config: &TelemetryConfig) -> Resource {
@@ -292,5 +304,105 @@ async fn run_blocking<T: Send + 'static>(
             .await
             .map_err(|e| format!("blocking task failed: {e}")),
         Err(_) => Ok(f()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::telemetry::{InvocationLogs, Trigger, invocation_span, parent_from_properties};
+
+    #[derive(Clone, Default)]
+    struct Buf(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Buf {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(b);
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Buf {
+        fn text(&self) -> String {
+            String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+        }
+    }
+
+    const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+    /// Runs `f` under the subscriber `init` would install for `vars`, without an endpoint.
+    fn with_telemetry<T>(vars: &[(&str, &str)], f: impl FnOnce() -> T) -> (T, String) {
+        let config = TelemetryConfig::from_lookup(|k| {
+            vars.iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+        .unwrap();
+        assert!(!config.exports_traces());
+        let provider = tracer_provider(&config, resource(&config)).unwrap();
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let sub = subscriber(&config, move || writer.clone(), &provider);
+        let out = tracing::subscriber::with_default(sub, f);
+        (out, buf.text())
+    }
+
+    fn invocation_with_parent() -> tracing::Span {
+        let span = invocation_span(Trigger::PubSub, "ProcessCommand", "inv-1");
+        let parent = parent_from_properties(|k| (k == "traceparent").then(|| TP.to_owned()));
+        crate::telemetry::set_parent(&span, parent.unwrap());
+        span
+    }
+
+    #[test]
+    fn without_endpoint_ids_still_propagate_into_logs_and_messages() {
+        let (traceparent, out) = with_telemetry(&[], || {
+            let span = invocation_with_parent();
+            let _e = span.enter();
+            tracing::info!(token = "t0k3n", "hello");
+            crate::telemetry::current_traceparent()
+        });
+        let traceparent = traceparent.expect("traceparent without an exporter");
+        assert!(traceparent.starts_with("00-4bf92f3577b34da6a3ce929d0e0e4736-"));
+        let line: serde_json::Value = serde_json::from_str(out.lines().next().unwrap()).unwrap();
+        assert_eq!(line["trace_id"], "4bf92f3577b34da6a3ce929d0e0e4736");
+        assert_eq!(line["span_id"], traceparent[36..52]);
+        assert_eq!(line["fields"]["token"], crate::telemetry::REDACTED);
+        assert_eq!(line["spans"][0]["name"], "invocation");
+        assert_eq!(line["spans"][0]["faas.trigger"], "pubsub");
+    }
+
+    #[test]
+    fn pretty_format_is_one_readable_line() {
+        let ((), out) = with_telemetry(&[("POOLBROKER_LOG_FORMAT", "pretty")], || {
+            let span = invocation_with_parent();
+            let _e = span.enter();
+            tracing::warn!(pool = "p1", "retrying https://h/x?sig=abc&api-version=1");
+        });
+        let line = out.lines().next().unwrap();
+        assert!(line.contains(" WARN poolbroker::telemetry::install::tests [invocation]: retrying https://h/x?api-version=1 pool=p1 trace_id=4bf92f3577b34da6a3ce929d0e0e4736"), "{line}");
+        assert!(!line.contains("sig=abc"));
+    }
+
+    #[test]
+    fn capture_sees_warnings_of_an_info_span_hidden_by_the_log_filter() {
+        let (lines, out) = with_telemetry(&[("POOLBROKER_LOG", "warn")], || {
+            let span = invocation_with_parent();
+            let logs = InvocationLogs::new();
+            assert!(logs.scope(&span));
+            let _e = span.enter();
+            tracing::info!("too chatty");
+            tracing::warn!(attempt = 2, "throttled");
+            tracing::debug_span!("inner").in_scope(|| tracing::error!("failed"));
+            logs.take()
+        });
+        assert_eq!(lines, vec!["WARN throttled attempt=2", "ERROR failed"]);
+        assert!(!out.contains("too chatty"));
+        assert_eq!(out.lines().count(), 2, "{out}");
     }
 }
