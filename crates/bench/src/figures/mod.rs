@@ -1,0 +1,4 @@
+pub mod cold_start;
+pub mod operations;
+pub mod overhead;
+pub mod throughput;
