@@ -1,12 +1,14 @@
+use std::sync::Arc;
+
 use crate::handler::{Application, handler_port_from_env};
 use crate::startup::app_state_from_env;
 use crate::telemetry::{self, TelemetryConfig};
 
 /// `poolbroker serve`: the custom handler the Functions host starts.
 pub async fn serve() -> anyhow::Result<()> {
-    let telemetry = telemetry::init(&TelemetryConfig::from_env()?)?;
+    let telemetry = Arc::new(telemetry::init(&TelemetryConfig::from_env()?)?);
     let port = handler_port_from_env(|name| std::env::var(name).ok())?;
-    let state = app_state_from_env()?;
+    let state = app_state_from_env()?.with_telemetry(Arc::clone(&telemetry));
     let app = Application::build(port, state).await?;
     tracing::info!(
         port = app.port(),
@@ -14,7 +16,10 @@ pub async fn serve() -> anyhow::Result<()> {
     );
     app.run_until_stopped(shutdown_signal()).await?;
     tracing::info!("poolbroker handler stopped");
-    telemetry.shutdown().await?;
+    match Arc::try_unwrap(telemetry) {
+        Ok(telemetry) => telemetry.shutdown().await?,
+        Err(shared) => shared.flush().await?,
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! `workspace-cleanup` (timer trigger): one summary report per run to `cleanup-reports`.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -8,16 +9,24 @@ use time::format_description::well_known::Rfc3339;
 
 use super::error::HandlerError;
 use super::state::AppState;
+use super::traced;
 use crate::engine::{CommandContext, EngineError};
 use crate::functions::{InvocationRequest, InvocationResponse};
+use crate::telemetry::Trigger;
 
 const TIMER_BINDING: &str = "timer";
 const REPORT_BINDING: &str = "report";
 
 pub async fn handle(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<InvocationResponse, HandlerError> {
+    let span = traced::span(Trigger::Timer, "workspace-cleanup", &headers);
+    traced::run(&state, span, process(&state, body)).await
+}
+
+async fn process(state: &AppState, body: Bytes) -> Result<InvocationResponse, HandlerError> {
     let request = InvocationRequest::parse(&body)?;
     let timer = request.binding(TIMER_BINDING)?;
     // A late or duplicate firing is harmless: detaching is idempotent and re-checked.

@@ -2,14 +2,17 @@
 //! `pool-commands` queue through the `commands` output binding.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use super::error::HandlerError;
 use super::state::AppState;
+use super::traced;
 use crate::functions::{InvocationError, InvocationRequest, InvocationResponse, decode_string};
 use crate::hooks::{self, HookOutcome, HookRequest};
+use crate::telemetry::Trigger;
 
 const REQUEST_BINDING: &str = "req";
 const RESPONSE_BINDING: &str = "res";
@@ -17,8 +20,14 @@ const COMMANDS_BINDING: &str = "commands";
 
 pub async fn handle(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<InvocationResponse, HandlerError> {
+    let span = traced::span(Trigger::Http, "pipeline-events", &headers);
+    traced::run(&state, span, process(&state, body)).await
+}
+
+async fn process(state: &AppState, body: Bytes) -> Result<InvocationResponse, HandlerError> {
     let request = InvocationRequest::parse(&body)?;
     let hook_request = hook_request(request.binding(REQUEST_BINDING)?)?;
     let outcome = hooks::handle(&hook_request, &state.inner.hooks, OffsetDateTime::now_utc());

@@ -7,6 +7,7 @@ mod error;
 mod events;
 mod pool_commands;
 mod state;
+mod traced;
 
 pub use app::{Application, StartupError, handler_port_from_env, router, run};
 pub use error::HandlerError;

@@ -1,6 +1,7 @@
 //! `pool-commands` (Service Bus trigger): parse, execute through the engine, reply, settle.
 
 use axum::extract::State;
+use axum::http::HeaderMap;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -8,20 +9,54 @@ use time::format_description::well_known::Rfc3339;
 
 use super::error::HandlerError;
 use super::state::AppState;
-use crate::domain::{Command, Envelope, parse_command};
+use super::traced;
+use crate::domain::{Command, CommandError, Envelope, parse_command};
 use crate::engine::{CommandContext, EngineError, FollowUp, Outcome, Rejection, Reply};
 use crate::functions::{InvocationRequest, InvocationResponse, ServiceBusDelivery};
 use crate::servicebus::OutboundMessage;
+use crate::telemetry::{self, Trigger, fields};
 
+const FUNCTION: &str = "pool-commands";
+const TRIGGER_QUEUE: &str = "pool-commands";
 const TRIGGER_BINDING: &str = "command";
 const REJECTED_BINDING: &str = "rejected";
 
 pub async fn handle(
     State(state): State<AppState>,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Result<InvocationResponse, HandlerError> {
+    let span = traced::span(Trigger::PubSub, FUNCTION, &headers);
     let request = InvocationRequest::parse(&body)?;
     let delivery = ServiceBusDelivery::from_invocation(&request, TRIGGER_BINDING, false)?;
+    let parsed = parse_command(&delivery.body, delivery.content_type.as_deref());
+    if let Some(producer) =
+        telemetry::parent_from_properties(|k| delivery.property(k).map(str::to_owned))
+    {
+        // A follow-up continues work the broker scheduled itself: it links to that invocation
+        // rather than nesting under it, as messaging conventions do for deferred processing.
+        if matches!(&parsed, Ok(e) if matches!(e.command, Command::AwaitOperation(_))) {
+            telemetry::add_link(&span, &producer);
+        } else {
+            telemetry::set_parent(&span, producer);
+        }
+    }
+    span.record(fields::MESSAGING_DESTINATION_NAME, TRIGGER_QUEUE);
+    span.record(fields::MESSAGING_DELIVERY_COUNT, delivery.delivery_count);
+    if let Some(id) = &delivery.message_id {
+        span.record(fields::MESSAGING_MESSAGE_ID, id.as_str());
+    }
+    let work = process(&state, delivery, parsed, span.clone());
+    traced::run(&state, span, work).await
+}
+
+async fn process(
+    state: &AppState,
+    delivery: ServiceBusDelivery,
+    parsed: Result<Envelope, CommandError>,
+    span: tracing::Span,
+) -> Result<InvocationResponse, HandlerError> {
+    let state = state.clone();
     let now = OffsetDateTime::now_utc();
     let correlation_id = delivery
         .reply_correlation_id()
@@ -31,16 +66,18 @@ pub async fn handle(
     ctx.reply_to = delivery.reply_to.clone();
     ctx.message_id = delivery.message_id.clone();
 
-    let envelope = match parse_command(&delivery.body, delivery.content_type.as_deref()) {
+    let envelope = match parsed {
         Ok(envelope) => envelope,
         Err(err) => {
             let rejection = Rejection::from(&err);
             let kind = declared_kind(&delivery.body);
-            return reject(&state, &ctx, &delivery, &kind, rejection).await;
+            span.record(fields::COMMAND_KIND, kind.as_str());
+            return reject(&state, &ctx, &delivery, &kind, rejection, &span).await;
         }
     };
     adopt_reply_route(&mut ctx, &envelope);
     let kind = reply_kind(&envelope);
+    span.record(fields::COMMAND_KIND, kind);
     tracing::info!(
         kind,
         message_id = delivery.message_id.as_deref().unwrap_or(""),
@@ -51,10 +88,18 @@ pub async fn handle(
     match state.inner.engine.execute(&envelope, &ctx).await {
         Ok(Outcome::Reply(reply)) => {
             send_reply(&state, &ctx, &reply).await?;
+            let outcome = reply.status.as_str().to_ascii_lowercase();
+            span.record(fields::OUTCOME, outcome.as_str());
+            if let Some(error) = &reply.error {
+                telemetry::record_error(&span, &error.code, &error.message);
+            }
+            telemetry::metrics().record_command(kind, &outcome);
             Ok(InvocationResponse::default().with_logs(vec![summary(&reply, &ctx)]))
         }
         Ok(Outcome::FollowUp(follow_up)) => {
             schedule_follow_up(&state, &ctx, &follow_up).await?;
+            span.record(fields::OUTCOME, "pending");
+            telemetry::metrics().record_command(kind, "pending");
             Ok(InvocationResponse::default().with_logs(vec![format!(
                 "{}: ARM operation still running; follow-up scheduled in {}s",
                 follow_up.kind,
@@ -62,9 +107,12 @@ pub async fn handle(
             )]))
         }
         Err(EngineError::Rejected(rejection)) => {
-            reject(&state, &ctx, &delivery, kind, *rejection).await
+            reject(&state, &ctx, &delivery, kind, *rejection, &span).await
         }
-        Err(EngineError::Transient(reason)) => Err(HandlerError::Transient(reason)),
+        Err(EngineError::Transient(reason)) => {
+            telemetry::metrics().record_command(kind, "retry");
+            Err(HandlerError::Transient(reason))
+        }
     }
 }
 
@@ -114,8 +162,12 @@ async fn reject(
     delivery: &ServiceBusDelivery,
     kind: &str,
     rejection: Rejection,
+    span: &tracing::Span,
 ) -> Result<InvocationResponse, HandlerError> {
     tracing::warn!(kind, code = %rejection.code, "command rejected: {}", rejection.message);
+    span.record(fields::OUTCOME, "rejected");
+    telemetry::record_error(span, &rejection.code, &rejection.message);
+    telemetry::metrics().record_command(kind, "rejected");
     let reply = Reply::rejected(kind, rejection.clone());
     send_reply(state, ctx, &reply).await?;
     let rejected = json!({
@@ -170,6 +222,7 @@ async fn send_reply(
         content_type: Some("application/json".into()),
         correlation_id: Some(ctx.correlation_id.clone()),
         subject: Some(format!("{}.{}", reply.kind, reply.status.as_str())),
+        application_properties: telemetry::propagation_properties(),
         ..OutboundMessage::default()
     };
     sender.send(&queue, message).await.map_err(|e| {
@@ -201,6 +254,7 @@ async fn schedule_follow_up(
         correlation_id: Some(ctx.correlation_id.clone()),
         subject: Some(format!("{}.FollowUp", follow_up.kind)),
         scheduled_enqueue_time: Some(due),
+        application_properties: telemetry::propagation_properties(),
         ..OutboundMessage::default()
     };
     sender.send(&queue, message).await.map_err(|e| {

@@ -5,6 +5,7 @@ use crate::domain::WorkspaceId;
 use crate::engine::Engine;
 use crate::hooks::HooksConfig;
 use crate::servicebus::MessageSender;
+use crate::telemetry::TelemetryGuard;
 
 /// Shared by every invocation.
 #[derive(Clone)]
@@ -20,6 +21,8 @@ pub(crate) struct Inner {
     pub hooks: HooksConfig,
     /// Workspaces the cleanup timer looks after, with their policies.
     pub cleanup: Vec<(WorkspaceId, CleanupPolicy)>,
+    /// Flushed before each response; `None` in tests that install no telemetry.
+    pub telemetry: Option<Arc<TelemetryGuard>>,
 }
 
 impl AppState {
@@ -53,7 +56,21 @@ impl AppState {
                 sender,
                 hooks,
                 cleanup: targets,
+                telemetry: None,
             }),
+        }
+    }
+
+    /// Flush this telemetry before every response.
+    pub fn with_telemetry(self, guard: Arc<TelemetryGuard>) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.telemetry = Some(guard);
+                Self {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(inner) => Self { inner },
         }
     }
 }
