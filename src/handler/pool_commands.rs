@@ -13,8 +13,9 @@ use super::traced;
 use crate::domain::{Command, CommandError, Envelope, parse_command};
 use crate::engine::{CommandContext, EngineError, FollowUp, Outcome, Rejection, Reply};
 use crate::functions::{InvocationRequest, InvocationResponse, ServiceBusDelivery};
-use crate::servicebus::OutboundMessage;
+use crate::servicebus::{MessageSender, OutboundMessage, SendError};
 use crate::telemetry::{self, Trigger, fields};
+use tracing::Instrument;
 
 const FUNCTION: &str = "pool-commands";
 const TRIGGER_QUEUE: &str = "pool-commands";
@@ -222,10 +223,9 @@ async fn send_reply(
         content_type: Some("application/json".into()),
         correlation_id: Some(ctx.correlation_id.clone()),
         subject: Some(format!("{}.{}", reply.kind, reply.status.as_str())),
-        application_properties: telemetry::propagation_properties(),
         ..OutboundMessage::default()
     };
-    sender.send(&queue, message).await.map_err(|e| {
+    send_traced(sender, &queue, message).await.map_err(|e| {
         // A reply that cannot be sent is worth a redelivery: commands are idempotent, and the
         // sender would otherwise wait forever.
         HandlerError::Transient(format!("could not send the reply to '{queue}': {e}"))
@@ -254,12 +254,37 @@ async fn schedule_follow_up(
         correlation_id: Some(ctx.correlation_id.clone()),
         subject: Some(format!("{}.FollowUp", follow_up.kind)),
         scheduled_enqueue_time: Some(due),
-        application_properties: telemetry::propagation_properties(),
         ..OutboundMessage::default()
     };
-    sender.send(&queue, message).await.map_err(|e| {
+    send_traced(sender, &queue, message).await.map_err(|e| {
         HandlerError::Transient(format!(
             "could not schedule the follow-up on '{queue}': {e}"
         ))
     })
+}
+
+/// A PRODUCER span per send; the message carries that span's context, so the consumer of a reply
+/// or follow-up continues (or links to) this trace.
+async fn send_traced(
+    sender: &MessageSender,
+    queue: &str,
+    mut message: OutboundMessage,
+) -> Result<(), SendError> {
+    let span = telemetry::servicebus_send_span(queue, message.message_id.as_deref());
+    async {
+        message
+            .application_properties
+            .extend(telemetry::propagation_properties());
+        let result = sender.send(queue, message).await;
+        if let Err(e) = &result {
+            telemetry::record_error(
+                &tracing::Span::current(),
+                "ServiceBusSendFailed",
+                &e.to_string(),
+            );
+        }
+        result
+    }
+    .instrument(span)
+    .await
 }
