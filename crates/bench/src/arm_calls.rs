@@ -2,6 +2,7 @@
 
 /// A short name for one recorded request (`GET compute`, `PUT compute`, `GET operation`, …).
 pub fn label(method: &str, path: &str) -> String {
+    let (path, query) = path.split_once('?').unwrap_or((path, ""));
     let p = path.to_ascii_lowercase();
     let what = if p.starts_with("/msi/token") {
         "managed-identity token"
@@ -22,7 +23,17 @@ pub fn label(method: &str, path: &str) -> String {
     } else {
         "other"
     };
-    format!("{method} {what}")
+    let page = if query.is_empty() { "" } else { ", next page" };
+    format!("{method} {what}{page}")
+}
+
+/// (method, path?query) of a recorded request: pages of one list differ only in their query.
+pub fn target(r: &azureml_emulator::RecordedRequest) -> (String, String) {
+    let path = match &r.query {
+        Some(q) if q.contains("$skip") || q.contains("%24skip") => format!("{}?{q}", r.path),
+        _ => r.path.clone(),
+    };
+    (r.method.clone(), path)
 }
 
 /// A read repeated with no write between the two: the second could have been avoided.
@@ -72,6 +83,7 @@ mod tests {
         let get = |p: &str| ("GET".to_owned(), p.to_owned());
         let put = |p: &str| ("PUT".to_owned(), p.to_owned());
         assert!(redundant_reads(&[get("/c"), put("/c"), get("/c")]).is_empty());
+        assert!(redundant_reads(&[get("/cs"), get("/cs?$skip=x")]).is_empty());
         assert_eq!(redundant_reads(&[get("/c"), get("/c")]), vec!["GET /c"]);
     }
 }

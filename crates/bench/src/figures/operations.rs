@@ -73,7 +73,7 @@ pub async fn poolbroker(server: &ArmServer, cycles: usize) -> anyhow::Result<Ops
                     .state
                     .requests()
                     .into_iter()
-                    .map(|r| (r.method, r.path))
+                    .map(|r| crate::arm_calls::target(&r))
                     .collect();
                 result.arm_calls.insert(op, calls);
             }

@@ -189,7 +189,7 @@ impl ThroughputWorld {
             .arm
             .requests()
             .into_iter()
-            .map(|r| (r.method, r.path))
+            .map(|r| crate::arm_calls::target(&r))
             .collect())
     }
 
