@@ -704,3 +704,26 @@ fn other_methods_are_405_with_allow() {
     assert_eq!(body["error"]["code"], "MethodNotAllowed");
     assert!(headers.contains(&("Allow".to_string(), "POST, OPTIONS".to_string())));
 }
+
+#[test]
+fn the_documented_openssl_recipe_verifies() {
+    // Vector from docs/hooks.md, computed with `openssl dgst -sha256 -hmac s3cr3t`.
+    let body = r#"{"id":"w1","type":"campaign.ended","data":{"workspace":"/w","pool":"pw"}}"#;
+    let request = post(
+        &[
+            ("X-Poolbroker-Timestamp", "1795521600"),
+            (
+                "X-Poolbroker-Signature",
+                "sha256=c32795854779879eddc478ab73e349ef992d0a01e908957505cd64e881a0782a",
+            ),
+        ],
+        body,
+    );
+    let mut config = config();
+    config.webhook_secret = Some(SecretString::from("s3cr3t".to_string()));
+    let now = OffsetDateTime::from_unix_timestamp(1_795_521_600).unwrap();
+    assert_eq!(
+        enqueued(handle(&request, &config, now)).0[0].body["spec"]["name"],
+        "pw"
+    );
+}
