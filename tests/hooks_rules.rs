@@ -57,10 +57,10 @@ fn template_errors_name_rule_field_and_problem() {
     assert!(
         error(&rule(
             OK_MATCH,
-            "    kind: DetachPool\n    tags: [\"{{ subject | after }}\"]"
+            "    kind: DetachPool\n    spec:\n      tags: [\"{{ subject | after }}\"]"
         ))
         .starts_with(
-            "rules[0] (r): command.tags[0]: '{{ subject | after }}': filter after needs an argument"
+            "rules[0] (r): command.spec.tags[0]: '{{ subject | after }}': filter after needs an argument"
         )
     );
 }
@@ -85,6 +85,20 @@ fn command_envelope_errors() {
             "    apiVersion: poolbroker/v2\n    kind: DetachPool"
         )),
         "rules[0] (r): command.apiVersion: expected \"poolbroker/v1\", got \"poolbroker/v2\""
+    );
+    assert_eq!(
+        error(&rule(OK_MATCH, "    kind: DetachPol")),
+        "rules[0] (r): command.kind: unknown kind 'DetachPol': expected one of AttachPool, \
+         UpdatePoolIdentity, DetachPool, ShowPool, ListPools, SubmitSparkJob, CancelSparkJob"
+    );
+    assert!(
+        error(&rule(OK_MATCH, "    kind: AwaitOperation"))
+            .contains("unknown kind 'AwaitOperation'")
+    );
+    assert_eq!(
+        error(&rule(OK_MATCH, "    kind: DetachPool\n    workspce: /x")),
+        "rules[0] (r): command: unknown field 'workspce': expected one of apiVersion, kind, \
+         workspace, idempotencyKey, spec"
     );
     assert_eq!(
         error("- name: r\n  match: {type: t}\n  command: [1]\n"),
@@ -115,7 +129,7 @@ fn match_errors() {
         "rules[0] (r): match.data: expected a mapping of path: value"
     );
     assert_eq!(
-        error("- name: r\n  command: {kind: X}\n"),
+        error("- name: r\n  command: {kind: ShowPool}\n"),
         "rules[0] (r): match: required field is missing"
     );
 }
@@ -123,7 +137,7 @@ fn match_errors() {
 #[test]
 fn rule_level_errors() {
     assert_eq!(
-        error("- match: {type: t}\n  command: {kind: X}\n"),
+        error("- match: {type: t}\n  command: {kind: ShowPool}\n"),
         "rules[0] (unnamed): name: required field is missing"
     );
     let duplicate = format!(
@@ -136,7 +150,7 @@ fn rule_level_errors() {
         "rules[1] (r): name: duplicate rule name (names identify rules in replies and logs)"
     );
     assert_eq!(
-        error("- name: r\n  match: {type: t}\n  command: {kind: X}\n  comand: {}\n"),
+        error("- name: r\n  match: {type: t}\n  command: {kind: ShowPool}\n  comand: {}\n"),
         "rules[0] (r): rule: unknown field 'comand': expected one of name, description, match, command"
     );
     assert!(error("rules: [\n").starts_with("not valid YAML: "));
@@ -198,7 +212,7 @@ rules:
     command: {kind: SubmitSparkJob, spec: {run: "{{ data.run.id }}"}}
   - name: fallback
     match: {type: "*"}
-    command: {kind: ShowPool, spec: {name: "{{ type }}"}}
+    command: {kind: ShowPool, idempotencyKey: "show-{{ id }}", spec: {name: "{{ type }}"}}
 "#;
     let config = HooksConfig::new(RoutingRules::parse(routes).unwrap());
     let event = |id: &str, source: &str, data: serde_json::Value| json!({"specversion": "1.0", "id": id, "source": source, "type": "t.x", "data": data});
@@ -249,4 +263,62 @@ rules:
         ]
     );
     assert_eq!(commands[0].body["apiVersion"], "poolbroker/v1");
+    assert_eq!(
+        commands[0].body["idempotencyKey"],
+        json!(commands[0].message_id)
+    );
+    assert_eq!(commands[1].body["idempotencyKey"], "show-2");
+}
+
+#[test]
+fn commands_from_the_example_routes_parse_as_poolbroker_v1() {
+    let config = HooksConfig::new(RoutingRules::parse(EXAMPLE).unwrap());
+    let blob = json!([{
+        "topic": "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Storage/storageAccounts/acct",
+        "subject": "/blobServices/default/containers/landing/blobs/sales/2026/orders.csv",
+        "eventType": "Microsoft.Storage.BlobCreated",
+        "id": "blob-1",
+        "data": {"api": "PutBlob", "blobType": "BlockBlob", "url": "https://acct.blob.core.windows.net/landing/sales/2026/orders.csv"},
+        "dataVersion": "", "metadataVersion": "1", "eventTime": "2026-11-22T11:59:58Z"
+    }]);
+    let campaign = json!({
+        "specversion": "1.0", "id": "c-1", "source": "/pipelines/campaigns", "type": "campaign.ended",
+        "data": {"workspace": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.MachineLearningServices/workspaces/ml-demo", "pool": "sparkpool1"}
+    });
+    let requests = [
+        (
+            vec![("aeg-event-type", "Notification")],
+            blob,
+            "SubmitSparkJob",
+        ),
+        (
+            vec![("content-type", "application/cloudevents+json")],
+            campaign,
+            "DetachPool",
+        ),
+    ];
+    for (headers, body, kind) in requests {
+        let request = HookRequest {
+            method: "POST".into(),
+            headers: headers
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            body: Bytes::from(serde_json::to_vec(&body).unwrap()),
+            query: Vec::new(),
+        };
+        let HookOutcome::Enqueue { commands, .. } =
+            handle(&request, &config, datetime!(2026-11-22 12:00 UTC))
+        else {
+            panic!("expected a command for {kind}");
+        };
+        let wire = serde_json::to_vec(&commands[0].body).unwrap();
+        let envelope = poolbroker::domain::parse_command(&wire, Some("application/json"))
+            .unwrap_or_else(|error| panic!("{kind}: {error}"));
+        assert_eq!(
+            envelope.idempotency_key.as_deref(),
+            Some(commands[0].message_id.as_str()),
+            "{kind}"
+        );
+    }
 }

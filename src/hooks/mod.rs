@@ -128,17 +128,26 @@ fn route(
         }
         match config.rules.route(&event) {
             None => unmatched.push(event.id),
-            Some((rule, Ok(body))) => commands.push(ProducedCommand {
-                message_id,
-                body,
-                traceparent: event
-                    .traceparent
-                    .as_deref()
-                    .and_then(valid_traceparent)
-                    .or_else(|| caller_traceparent.clone()),
-                event_id: event.id,
-                rule: rule.name.clone(),
-            }),
+            Some((rule, Ok(mut body))) => {
+                // The engine does the work once per idempotencyKey, which outlives Service Bus's
+                // duplicate-detection window; a template may still set its own key.
+                if let Value::Object(envelope) = &mut body {
+                    envelope
+                        .entry("idempotencyKey")
+                        .or_insert_with(|| Value::String(message_id.clone()));
+                }
+                commands.push(ProducedCommand {
+                    message_id,
+                    body,
+                    traceparent: event
+                        .traceparent
+                        .as_deref()
+                        .and_then(valid_traceparent)
+                        .or_else(|| caller_traceparent.clone()),
+                    event_id: event.id,
+                    rule: rule.name.clone(),
+                })
+            }
             Some((rule, Err(problem))) => problems.push(json!({
                 "eventId": event.id,
                 "rule": rule.name,

@@ -222,6 +222,10 @@ fn blob_created_under_landing_sales_becomes_a_spark_job() {
     assert!(command.message_id.starts_with("evt-") && command.message_id.len() == 68);
     assert_eq!(command.body["apiVersion"], "poolbroker/v1");
     assert_eq!(command.body["kind"], "SubmitSparkJob");
+    assert_eq!(
+        command.body["idempotencyKey"],
+        Value::String(command.message_id.clone())
+    );
     let spec = &command.body["spec"];
     assert_eq!(
         spec["inputs"]["raw"],
@@ -439,7 +443,8 @@ fn structured_cloud_event_keeps_its_traceparent() {
             "apiVersion": "poolbroker/v1",
             "kind": "DetachPool",
             "workspace": "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws",
-            "spec": {"name": "sparkpool1"}
+            "spec": {"name": "sparkpool1"},
+            "idempotencyKey": commands[0].message_id,
         })
     );
 }

@@ -60,6 +60,20 @@ pub enum RoutesError {
     },
 }
 
+/// Envelope fields and sender kinds of poolbroker/v1 (docs/messages.md), checked at startup so a
+/// typo fails the deployment rather than every event. `AwaitOperation` is the broker's internal
+/// follow-up and is not something an event may ask for.
+const ENVELOPE_FIELDS: [&str; 5] = ["apiVersion", "kind", "workspace", "idempotencyKey", "spec"];
+const KINDS: [&str; 7] = [
+    "AttachPool",
+    "UpdatePoolIdentity",
+    "DetachPool",
+    "ShowPool",
+    "ListPools",
+    "SubmitSparkJob",
+    "CancelSparkJob",
+];
+
 const RULE_FIELDS: [&str; 4] = ["name", "description", "match", "command"];
 const MATCH_FIELDS: [&str; 4] = ["type", "subject_prefix", "source", "data"];
 
@@ -319,7 +333,16 @@ fn parse_command(command: Yaml) -> Result<Template, FieldProblem> {
                 "must be a fixed command kind, not a placeholder".into(),
             ));
         }
-        Some(Value::String(kind)) if !kind.trim().is_empty() => {}
+        Some(Value::String(kind)) if KINDS.contains(&kind.as_str()) => {}
+        Some(Value::String(kind)) => {
+            return Err((
+                "command.kind".into(),
+                format!(
+                    "unknown kind '{kind}': expected one of {}",
+                    KINDS.join(", ")
+                ),
+            ));
+        }
         Some(_) => {
             return Err((
                 "command.kind".into(),
@@ -327,6 +350,18 @@ fn parse_command(command: Yaml) -> Result<Template, FieldProblem> {
             ));
         }
         None => return Err(("command.kind".into(), "required field is missing".into())),
+    }
+    if let Some(key) = object
+        .keys()
+        .find(|key| !ENVELOPE_FIELDS.contains(&key.as_str()))
+    {
+        return Err((
+            "command".into(),
+            format!(
+                "unknown field '{key}': expected one of {}",
+                ENVELOPE_FIELDS.join(", ")
+            ),
+        ));
     }
     let envelope = match object.get("apiVersion") {
         Some(Value::String(version)) if version == COMMAND_API_VERSION => object,
