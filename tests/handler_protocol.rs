@@ -400,3 +400,77 @@ async fn a_handler_crash_mid_invocation_is_restarted_and_the_message_redelivered
     assert!(world.broker.dead_letters(COMMANDS).unwrap().is_empty());
     world.stop().await.unwrap();
 }
+
+/// A crash after ARM accepted the PUT, while the handler follows the operation: the redelivery
+/// finds the compute still `Creating` (the operation URL died with the process). The sender must
+/// still get the final state, not "Succeeded, no change" for a pool that is not attached yet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crash_while_following_the_operation_still_ends_with_the_final_state() {
+    let mut options = options();
+    options.emulator.lro_polls_before_done = 4;
+    options.emulator.retry_after_secs = 1;
+    let world = start_with(options).await;
+    let mut events = world.host.subscribe();
+    let first_pid = next_event(&mut events, WAIT, |e| match e {
+        HostEvent::HandlerStarted { pid, .. } => Some(*pid),
+        _ => None,
+    })
+    .await
+    .expect("the handler was started");
+    let id = send_json(&world, &attach("spark-midop", POOL1, None));
+    let operation = eventually("the first operation poll", WAIT, || {
+        world
+            .arm
+            .requests()
+            .into_iter()
+            .find(|r| r.path.contains("computeOperationsStatus"))
+    })
+    .await;
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &first_pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+
+    // The redelivery reads the compute and finds it still Creating.
+    eventually("the redelivered attach reading the compute", WAIT, || {
+        (compute_requests(&world, "GET", "spark-midop").len() >= 2).then_some(())
+    })
+    .await;
+    assert_eq!(
+        world.arm.compute(WORKSPACE_ID, "spark-midop").unwrap()["properties"]["provisioningState"],
+        "Creating"
+    );
+    // Azure finishes an operation whether anyone watches it or not; the emulator advances
+    // operations only when they are polled, so the test plays Azure's part.
+    let op_url = format!(
+        "{}?{}",
+        operation.path,
+        operation.query.clone().unwrap_or_default()
+    );
+    eventually_async_op_done(&world, &op_url).await;
+
+    let reply = common::reply(&world, &id).await;
+    assert_eq!(reply["status"], "Succeeded", "{reply:#}");
+    assert_eq!(
+        reply["resource"]["provisioning_state"], "Succeeded",
+        "the reply must describe the finished attach: {reply:#}"
+    );
+    assert_eq!(
+        compute_requests(&world, "PUT", "spark-midop").len(),
+        1,
+        "the accepted PUT is not repeated"
+    );
+    world.stop().await.unwrap();
+}
+
+async fn eventually_async_op_done(world: &poolbroker::local::LocalWorld, op_url: &str) {
+    for _ in 0..10 {
+        let (status, body) = arm_request(world, reqwest::Method::GET, op_url, None).await;
+        assert_eq!(status, 200, "{body:#}");
+        if body["status"] == "Succeeded" {
+            return;
+        }
+    }
+    panic!("the operation at {op_url} did not finish");
+}

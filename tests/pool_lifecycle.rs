@@ -646,3 +646,42 @@ async fn a_workspace_outside_the_allowed_scopes_is_rejected_permanently() {
     assert_succeeded(&round_trip(&world, &attach("spark-in", POOL1, None)).await);
     world.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_attach_is_reported_and_an_identical_reattach_tries_again() {
+    let world = start().await;
+    world.arm.inject(FaultRule {
+        method: Some(http::Method::PUT),
+        path_contains: "/computes/spark-fail".into(),
+        kind: FaultKind::LroFailure {
+            code: "ResourceOperationFailure".into(),
+            message: "The Synapse workspace could not be reached".into(),
+        },
+        times: 1,
+    });
+    let body = attach("spark-fail", POOL1, None);
+    let reply = round_trip(&world, &body).await;
+    // Accepted by ARM, then its operation failed: `Failed`, not `Rejected` (docs/messages.md).
+    assert_eq!(reply["status"], "Failed", "{reply:#}");
+    assert_eq!(
+        reply["error"]["code"], "ResourceOperationFailure",
+        "{reply:#}"
+    );
+    assert_eq!(
+        reply["error"]["armError"]["error"],
+        json!({"code": "ResourceOperationFailure", "message": "The Synapse workspace could not be reached"}),
+        "{reply:#}"
+    );
+    let stored = world.arm.compute(WORKSPACE_ID, "spark-fail").unwrap();
+    assert_eq!(stored["properties"]["provisioningState"], "Failed");
+
+    // Same request again: the pool is not provisioned, so this is no "no change".
+    let reply = round_trip(&world, &body).await;
+    assert_succeeded(&reply);
+    assert_eq!(
+        reply["resource"]["provisioning_state"], "Succeeded",
+        "{reply:#}"
+    );
+    assert_eq!(compute_requests(&world, "PUT", "spark-fail").len(), 2);
+    world.stop().await.unwrap();
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::azureml::{self, ArmClient, JobListFilter, LroOutcome};
+use crate::azureml::{self, ArmClient, ArmError, JobListFilter, LroOutcome};
 use crate::domain::{
     AttachPoolSpec, AttachedPool, AwaitOperation, Command, DetachPoolSpec, Envelope, ListPoolsSpec,
     OperationKind, OperationRef, PendingAction, ReplyRoute, ShowPoolSpec, Tags,
@@ -35,7 +35,11 @@ impl PoolRun<'_> {
         let mut desired = spec.clone();
         desired.tags.insert(MANAGED_TAG.into(), "true".into());
         let name = desired.name.as_str();
-        if let Some(current) = self.current(name).await? {
+        let current = match self.current(name).await? {
+            Some(pool) => self.settled(name, pool).await?,
+            None => None,
+        };
+        if let Some(current) = current {
             if !current.is_synapse_spark() {
                 return Err(EngineError::rejected(
                     "ComputeTypeMismatch",
@@ -46,7 +50,9 @@ impl PoolRun<'_> {
                     ),
                 ));
             }
-            if attach_is_noop(&desired, &current) {
+            // A pool whose last operation failed is attached again, as `az ml compute attach`
+            // would: only a provisioned pool can be left alone.
+            if attach_is_noop(&desired, &current) && provisioned(&current) {
                 return Ok(Outcome::Reply(
                     Reply::succeeded(self.kind)
                         .with_resource(az_ml_output(&current))
@@ -66,7 +72,7 @@ impl PoolRun<'_> {
             expiry.insert(key, value);
         }
         let body = compute_put_body(&desired, &location, &expiry);
-        let outcome = self.arm.put_compute(&self.ws_id(), name, &body).await?;
+        let outcome = self.arm.put_compute(&self.ws_id(), name, &body).await;
         self.finish(
             PendingAction::Attach {
                 name: desired.name.clone(),
@@ -82,7 +88,12 @@ impl PoolRun<'_> {
     ) -> Result<Outcome, EngineError> {
         let name = spec.name.as_str();
         let current = self.require(name).await?;
-        if identity_matches(Some(&spec.identity), current.identity.as_ref()) {
+        let Some(current) = self.settled(name, current).await? else {
+            return Err(not_attached(name, self.workspace));
+        };
+        if identity_matches(Some(&spec.identity), current.identity.as_ref())
+            && provisioned(&current)
+        {
             return Ok(Outcome::Reply(
                 Reply::succeeded(self.kind)
                     .with_resource(az_ml_output(&current))
@@ -90,7 +101,7 @@ impl PoolRun<'_> {
             ));
         }
         let body = update_identity_body(&current, &spec.identity);
-        let outcome = self.arm.put_compute(&self.ws_id(), name, &body).await?;
+        let outcome = self.arm.put_compute(&self.ws_id(), name, &body).await;
         self.finish(
             PendingAction::UpdateIdentity {
                 name: spec.name.clone(),
@@ -115,7 +126,7 @@ impl PoolRun<'_> {
                 )));
             }
         }
-        let outcome = self.arm.detach_compute(&self.ws_id(), name).await?;
+        let outcome = self.arm.detach_compute(&self.ws_id(), name).await;
         self.finish(
             PendingAction::Detach {
                 name: spec.name.clone(),
@@ -174,7 +185,7 @@ impl PoolRun<'_> {
         let outcome = self
             .arm
             .resume(&operation, self.arm.options().lro.budget)
-            .await?;
+            .await;
         self.finish(op.action.clone(), outcome, Some(op))
     }
 
@@ -182,10 +193,23 @@ impl PoolRun<'_> {
     fn finish(
         &self,
         action: PendingAction,
-        outcome: LroOutcome,
+        outcome: Result<LroOutcome, ArmError>,
         previous: Option<&AwaitOperation>,
     ) -> Result<Outcome, EngineError> {
         let kind = action.command_kind();
+        let outcome = match outcome {
+            Ok(outcome) => outcome,
+            // ARM accepted the command and then its operation ended Failed/Canceled: something
+            // changed (the compute may now be `Failed`), so this is a `Failed` reply, not a
+            // rejection (docs/messages.md), with ARM's error body verbatim.
+            Err(err @ ArmError::LroFailed { .. }) => {
+                return match EngineError::from(err) {
+                    EngineError::Rejected(error) => Ok(Outcome::Reply(Reply::failed(kind, *error))),
+                    transient => Err(transient),
+                };
+            }
+            Err(err) => return Err(err.into()),
+        };
         match outcome {
             LroOutcome::Done(resource) => {
                 let name = action.name().as_str();
@@ -255,18 +279,40 @@ impl PoolRun<'_> {
     }
 
     async fn require(&self, name: &str) -> Result<AttachedPool, EngineError> {
-        self.current(name).await?.ok_or_else(|| {
-            EngineError::from(
-                Rejection::new(
-                    "PoolNotFound",
-                    format!(
-                        "spec.name: no compute named '{name}' is attached to workspace {}",
-                        self.workspace.arm_id()
-                    ),
-                )
-                .field("spec.name", "not attached"),
-            )
-        })
+        self.current(name)
+            .await?
+            .ok_or_else(|| not_attached(name, self.workspace))
+    }
+
+    /// Waits, within the invocation's LRO budget, for an operation already running on the
+    /// compute to end. Its URL is lost when the invocation that started it died (a crash, a lost
+    /// lock), so the resource itself is watched. `None`: the compute went away meanwhile.
+    /// Still running when the budget is spent: transient, so the message is redelivered later
+    /// instead of answering "no change" for a pool that is not attached yet (or sending a PUT
+    /// that ARM would refuse with 409 Conflict).
+    async fn settled(
+        &self,
+        name: &str,
+        mut pool: AttachedPool,
+    ) -> Result<Option<AttachedPool>, EngineError> {
+        let lro = self.arm.options().lro;
+        let started = tokio::time::Instant::now();
+        let mut wait = FIRST_SETTLE_POLL;
+        while let Some(state) = running_operation(&pool) {
+            if started.elapsed().saturating_add(wait) > lro.budget {
+                return Err(EngineError::Transient(format!(
+                    "compute '{name}' in workspace {} is {state}: an earlier operation on it is still running",
+                    self.workspace.name()
+                )));
+            }
+            tokio::time::sleep(wait).await;
+            wait = (wait * 2).min(lro.default_poll_interval.max(FIRST_SETTLE_POLL));
+            match self.current(name).await? {
+                Some(next) => pool = next,
+                None => return Ok(None),
+            }
+        }
+        Ok(Some(pool))
     }
 
     async fn running_jobs(&self, name: &str) -> Result<Vec<String>, EngineError> {
@@ -285,6 +331,39 @@ impl PoolRun<'_> {
             })
             .collect())
     }
+}
+
+/// First wait before re-reading a compute whose operation is running; ARM sends no
+/// `Retry-After` on a resource GET.
+const FIRST_SETTLE_POLL: Duration = Duration::from_secs(1);
+
+/// The provisioning state, when it says ARM is still working on the compute.
+fn running_operation(pool: &AttachedPool) -> Option<&str> {
+    pool.provisioning_state.as_deref().filter(|s| {
+        ["Creating", "Updating", "Deleting"]
+            .iter()
+            .any(|r| s.eq_ignore_ascii_case(r))
+    })
+}
+
+/// Provisioned (or ARM does not say): nothing left to do for an identical request.
+fn provisioned(pool: &AttachedPool) -> bool {
+    pool.provisioning_state
+        .as_deref()
+        .is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"))
+}
+
+fn not_attached(name: &str, workspace: &WorkspaceId) -> EngineError {
+    EngineError::from(
+        Rejection::new(
+            "PoolNotFound",
+            format!(
+                "spec.name: no compute named '{name}' is attached to workspace {}",
+                workspace.arm_id()
+            ),
+        )
+        .field("spec.name", "not attached"),
+    )
 }
 
 fn parse_pool(value: &Value) -> Result<AttachedPool, EngineError> {
