@@ -17,9 +17,9 @@ pub enum Decision {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeepReason {
-    /// `poolbroker/keep=true`.
+    /// `poolbroker-keep=true`.
     KeepTag,
-    /// No `poolbroker/managed=true` and `manage_all` is off.
+    /// No `poolbroker-managed=true` and `manage_all` is off.
     NotManaged,
     /// Creating, Updating, Deleting, Failed…: not a settled pool to act on.
     NotSucceeded {
@@ -29,7 +29,7 @@ pub enum KeepReason {
         job: String,
         status: String,
     },
-    /// `poolbroker/expires-at` is not RFC 3339; keeping is the safe reading.
+    /// `poolbroker-expires-at` is not RFC 3339; keeping is the safe reading.
     InvalidExpiresAt {
         value: String,
     },

@@ -90,7 +90,7 @@ pub fn format_duration(duration: Duration) -> String {
     }
 }
 
-/// The `(poolbroker/expires-at, <RFC 3339 UTC, whole seconds>)` tag for an attach with `ttl`.
+/// The `(poolbroker-expires-at, <RFC 3339 UTC, whole seconds>)` tag for an attach with `ttl`.
 pub fn expires_at_tag(ttl: &str, now: OffsetDateTime) -> Result<(String, String), TtlError> {
     let duration = parse_duration(ttl)?;
     let out_of_range = || TtlError::TooLong(ttl.to_string());
@@ -166,7 +166,7 @@ mod tests {
         assert_eq!(
             expires_at_tag("8h", now),
             Ok((
-                "poolbroker/expires-at".to_string(),
+                "poolbroker-expires-at".to_string(),
                 "2026-11-22T18:00:00Z".to_string()
             ))
         );

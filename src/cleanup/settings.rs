@@ -16,7 +16,7 @@ pub struct CleanupPolicy {
     pub dry_run: bool,
     /// Detach pools with no job activity for this long; `None` disables idle detection.
     pub idle_after: Option<Duration>,
-    /// Also clean pools without `poolbroker/managed=true` (attached by other tools).
+    /// Also clean pools without `poolbroker-managed=true` (attached by other tools).
     pub manage_all: bool,
 }
 

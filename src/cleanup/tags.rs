@@ -1,11 +1,11 @@
 //! Tags poolbroker reads and writes on attached computes.
 
 /// `true` protects a pool from cleanup whatever else holds.
-pub const TAG_KEEP: &str = "poolbroker/keep";
+pub const TAG_KEEP: &str = "poolbroker-keep";
 /// `true` marks a pool attached by poolbroker; only those are cleaned up unless `manage_all`.
-pub const TAG_MANAGED: &str = "poolbroker/managed";
+pub const TAG_MANAGED: &str = "poolbroker-managed";
 /// RFC 3339 instant after which cleanup detaches the pool (set from an attach command's `ttl`).
-pub const TAG_EXPIRES_AT: &str = "poolbroker/expires-at";
+pub const TAG_EXPIRES_AT: &str = "poolbroker-expires-at";
 
 /// ARM tag names compare case-insensitively.
 pub(crate) fn tag<'a>(tags: &'a indexmap::IndexMap<String, String>, name: &str) -> Option<&'a str> {

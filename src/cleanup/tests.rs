@@ -69,7 +69,7 @@ fn keep_tag_wins_over_everything() {
     );
     let decision = decide(&p, &[], &idle(1));
     assert_eq!(decision, Decision::Keep(KeepReason::KeepTag));
-    assert_eq!(decision.reason(), "kept: poolbroker/keep=true");
+    assert_eq!(decision.reason(), "kept: poolbroker-keep=true");
     // keep=false is not a keep.
     let p = managed(
         "p",
@@ -88,7 +88,7 @@ fn unmanaged_pools_are_kept_unless_manage_all() {
     assert_eq!(decision, Decision::Keep(KeepReason::NotManaged));
     assert_eq!(
         decision.reason(),
-        "not attached by poolbroker (no poolbroker/managed=true tag) and manage_all is false"
+        "not attached by poolbroker (no poolbroker-managed=true tag) and manage_all is false"
     );
     let all = CleanupPolicy {
         manage_all: true,
@@ -102,8 +102,8 @@ fn unmanaged_pools_are_kept_unless_manage_all() {
     let p = pool(
         "p",
         &[
-            ("Poolbroker/Managed", "true"),
-            ("POOLBROKER/EXPIRES-AT", "2000-01-01T00:00:00Z"),
+            ("Poolbroker-Managed", "true"),
+            ("POOLBROKER-EXPIRES-AT", "2000-01-01T00:00:00Z"),
         ],
     );
     assert!(decide(&p, &[], &policy()).is_detach());
@@ -289,7 +289,7 @@ fn without_expiry_or_idle_policy_nothing_is_due() {
     let decision = decide(&managed("p", &[]), &[], &policy());
     assert_eq!(
         decision.reason(),
-        "no poolbroker/expires-at tag and no idle_after policy"
+        "no poolbroker-expires-at tag and no idle_after policy"
     );
 }
 
@@ -318,9 +318,9 @@ fn plan_reports_in_the_report_shape() {
         json!({
             "examined": 4,
             "kept": [
-                {"name": "kept", "reason": "kept: poolbroker/keep=true"},
+                {"name": "kept", "reason": "kept: poolbroker-keep=true"},
                 {"name": "busy", "reason": "has running job run-1 (status Running)"},
-                {"name": "foreign", "reason": "not attached by poolbroker (no poolbroker/managed=true tag) and manage_all is false"}
+                {"name": "foreign", "reason": "not attached by poolbroker (no poolbroker-managed=true tag) and manage_all is false"}
             ],
             "to_detach": [{"name": "expired", "reason": "expired at 2026-11-22T11:00:00Z"}],
             "dry_run": true

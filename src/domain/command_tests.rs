@@ -59,7 +59,7 @@ fn attach_envelope_parses_every_field() {
     );
     let tags = spec.tags_at(datetime!(2025-12-01 10:00 UTC));
     assert_eq!(
-        tags.get("poolbroker/expires-at").map(String::as_str),
+        tags.get("poolbroker-expires-at").map(String::as_str),
         Some("2025-12-01T18:00:00Z")
     );
 }

@@ -170,7 +170,7 @@ fn system_assigned_identity_and_provisioning_error_and_expiry() {
     v["properties"]["provisioningState"] = json!("Failed");
     v["properties"]["provisioningErrors"] =
         json!([{"error": {"code": "SynapsePoolNotFound", "message": "x"}}]);
-    v["tags"]["poolbroker/expires-at"] = json!("2025-12-01T18:00:00Z");
+    v["tags"]["poolbroker-expires-at"] = json!("2025-12-01T18:00:00Z");
     let pool = AttachedPool::from_arm(&v).unwrap();
     let id = pool.identity.as_ref().unwrap();
     assert_eq!(
@@ -188,14 +188,14 @@ fn system_assigned_identity_and_provisioning_error_and_expiry() {
 fn put_body_is_exactly_what_azure_ai_ml_sends() {
     let spec = attach_spec(Some(uais(&[READER, ETL])));
     let extra: Tags = [(
-        "poolbroker/expires-at".to_string(),
+        "poolbroker-expires-at".to_string(),
         "2025-12-01T18:00:00Z".to_string(),
     )]
     .into_iter()
     .collect();
     let body = compute_put_body(&spec, "eastus2", &extra);
     let expected = format!(
-        r#"{{"location":"eastus2","identity":{{"type":"UserAssigned","userAssignedIdentities":{{"{READER}":{{}},"{ETL}":{{}}}}}},"tags":{{"team":"data","env":"dev","poolbroker/expires-at":"2025-12-01T18:00:00Z"}},"properties":{{"computeType":"SynapseSpark","resourceId":"{POOL}","description":"etl pool"}}}}"#
+        r#"{{"location":"eastus2","identity":{{"type":"UserAssigned","userAssignedIdentities":{{"{READER}":{{}},"{ETL}":{{}}}}}},"tags":{{"team":"data","env":"dev","poolbroker-expires-at":"2025-12-01T18:00:00Z"}},"properties":{{"computeType":"SynapseSpark","resourceId":"{POOL}","description":"etl pool"}}}}"#
     );
     assert_eq!(serde_json::to_string(&body).unwrap(), expected);
 
@@ -236,7 +236,7 @@ fn ttl_tags_flow_into_the_body() {
     let now = datetime!(2025-12-01 10:00 UTC);
     let body = compute_put_body(&spec, "eastus2", &spec.tags_at(now));
     assert_eq!(
-        body["tags"]["poolbroker/expires-at"],
+        body["tags"]["poolbroker-expires-at"],
         "2025-12-08T10:00:00Z"
     );
     assert_eq!(

@@ -8,8 +8,13 @@ use super::reader::type_name;
 
 pub type Tags = IndexMap<String, String>;
 
-/// Tags under this prefix are written by poolbroker itself (e.g. the TTL expiry).
-pub const RESERVED_TAG_PREFIX: &str = "poolbroker/";
+/// Tags under this prefix are written by poolbroker itself (e.g. the TTL expiry). A hyphen, not a
+/// slash: ARM refuses tag names containing `<`, `>`, `%`, `&`, `\\`, `?` or `/`.
+pub const RESERVED_TAG_PREFIX: &str = "poolbroker-";
+/// The one reserved tag users set themselves: `poolbroker-keep: "true"` protects a pool from cleanup.
+pub const KEEP_TAG: &str = "poolbroker-keep";
+/// Characters ARM does not accept in tag names.
+const FORBIDDEN_IN_NAMES: [char; 7] = ['<', '>', '%', '&', '\\', '?', '/'];
 
 // ARM limits (docs: azure-resource-manager/management/tag-resources): 50 tags, name ≤ 512, value ≤ 256.
 const MAX_TAGS: usize = 50;
@@ -44,12 +49,21 @@ pub(crate) fn parse_tags(value: &Value, path: &str, errs: &mut FieldErrors) -> O
             );
             ok = false;
         }
-        if k.to_ascii_lowercase().starts_with(RESERVED_TAG_PREFIX) {
+        if let Some(c) = k.chars().find(|c| FORBIDDEN_IN_NAMES.contains(c)) {
+            errs.push(
+                &p,
+                format!("tag names cannot contain '{c}' (ARM refuses < > % & \\ ? /)"),
+            );
+            ok = false;
+        } else if k.to_ascii_lowercase().starts_with(RESERVED_TAG_PREFIX)
+            && !k.eq_ignore_ascii_case(KEEP_TAG)
+        {
             errs.push(
                 &p,
                 format!(
-                    "tag names starting with {} are reserved for poolbroker (use ttl for expiry)",
-                    quote(RESERVED_TAG_PREFIX)
+                    "tag names starting with {} are reserved for poolbroker (use ttl for expiry; only {} may be set)",
+                    quote(RESERVED_TAG_PREFIX),
+                    quote(KEEP_TAG)
                 ),
             );
             ok = false;
@@ -101,13 +115,17 @@ mod tests {
 
     #[test]
     fn rejects_non_strings_reserved_and_oversized() {
-        let errs = parse(json!({"cost": 12, "poolbroker/expires-at": "x", "v": "x".repeat(257)}))
-            .unwrap_err();
+        let errs = parse(
+            json!({"cost": 12, "poolbroker-expires-at": "x", "team/a": "x", "v": "x".repeat(257)}),
+        )
+        .unwrap_err();
         assert_eq!(errs, vec![
             "spec.tags.cost: expected a string value, got a number (quote it in YAML)".to_string(),
-            "spec.tags.poolbroker/expires-at: tag names starting with 'poolbroker/' are reserved for poolbroker (use ttl for expiry)".to_string(),
+            "spec.tags.poolbroker-expires-at: tag names starting with 'poolbroker-' are reserved for poolbroker (use ttl for expiry; only 'poolbroker-keep' may be set)".to_string(),
+            "spec.tags.team/a: tag names cannot contain '/' (ARM refuses < > % & \\ ? /)".to_string(),
             "spec.tags.v: tag values must be at most 256 characters long".to_string(),
         ]);
+        assert!(parse(json!({"poolbroker-keep": "true"})).is_ok());
         let many: serde_json::Map<String, Value> =
             (0..51).map(|i| (format!("t{i}"), json!("v"))).collect();
         assert!(parse(Value::Object(many)).unwrap_err()[0].contains("at most 50 tags"));

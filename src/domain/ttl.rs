@@ -6,7 +6,7 @@ use std::{fmt, str::FromStr};
 use time::{Duration, OffsetDateTime, UtcOffset};
 
 /// The tag that carries the expiry instant (UTC, RFC 3339, whole seconds).
-pub const EXPIRES_AT_TAG: &str = "poolbroker/expires-at";
+pub const EXPIRES_AT_TAG: &str = "poolbroker-expires-at";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TtlUnit {
@@ -155,7 +155,7 @@ mod tests {
     fn expiry_tag_is_utc_whole_seconds() {
         let now = datetime!(2025-12-01 10:00:00.123456 +02:00);
         let (k, v) = Ttl::parse("8h").unwrap().expiry_tag(now);
-        assert_eq!(k, "poolbroker/expires-at");
+        assert_eq!(k, "poolbroker-expires-at");
         assert_eq!(v, "2025-12-01T16:00:00Z");
         assert_eq!(
             parse_expires_at(&v),

@@ -16,7 +16,7 @@ use crate::domain::{
 use super::{CommandContext, Engine, EngineError, FollowUp, Outcome, Rejection, Reply};
 
 /// Marks pools attached by poolbroker, so cleanup only touches its own unless told otherwise.
-pub const MANAGED_TAG: &str = "poolbroker/managed";
+pub const MANAGED_TAG: &str = "poolbroker-managed";
 
 pub(super) struct PoolRun<'a> {
     pub engine: &'a Engine,

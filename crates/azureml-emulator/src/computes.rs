@@ -164,6 +164,22 @@ fn parse_spec(body: &Value) -> Result<ComputeSpec, ArmError> {
                     format!("tags.{k}: tag values must be strings"),
                 ));
             }
+            // ARM itself refuses these before the resource provider sees the request.
+            let reserved: Vec<&str> = t
+                .keys()
+                .filter(|k| k.chars().any(|c| "<>%&\\?/".contains(c) || c.is_control()))
+                .map(String::as_str)
+                .collect();
+            if !reserved.is_empty() {
+                return Err(ArmError::new(
+                    StatusCode::BAD_REQUEST,
+                    "InvalidTagNameCharacters",
+                    format!(
+                        "The tag names '{}' have reserved characters '<,>,%,&,\\,?,/' or control characters.",
+                        reserved.join(",")
+                    ),
+                ));
+            }
             Value::Object(t.clone())
         }
         Some(_) => {
