@@ -2,10 +2,7 @@
 
 use std::time::Duration;
 
-use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
-use super::tags::TAG_EXPIRES_AT;
 
 pub const MIN_DURATION: Duration = Duration::from_secs(60);
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
@@ -90,23 +87,9 @@ pub fn format_duration(duration: Duration) -> String {
     }
 }
 
-/// The `(poolbroker-expires-at, <RFC 3339 UTC, whole seconds>)` tag for an attach with `ttl`.
-pub fn expires_at_tag(ttl: &str, now: OffsetDateTime) -> Result<(String, String), TtlError> {
-    let duration = parse_duration(ttl)?;
-    let out_of_range = || TtlError::TooLong(ttl.to_string());
-    let at = now
-        .to_offset(time::UtcOffset::UTC)
-        .checked_add(time::Duration::try_from(duration).map_err(|_| out_of_range())?)
-        .ok_or_else(out_of_range)?;
-    let at = at.replace_nanosecond(0).map_err(|_| out_of_range())?;
-    let text = at.format(&Rfc3339).map_err(|_| out_of_range())?;
-    Ok((TAG_EXPIRES_AT.to_string(), text))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use time::macros::datetime;
 
     #[test]
     fn accepted_forms() {
@@ -158,25 +141,5 @@ mod tests {
         }
         assert_eq!(format_duration(Duration::from_secs(61)), "1m1s");
         assert_eq!(format_duration(Duration::ZERO), "0m");
-    }
-
-    #[test]
-    fn expires_at_tag_is_utc_whole_seconds() {
-        let now = datetime!(2026-11-22 12:00:00.750 +02:00);
-        assert_eq!(
-            expires_at_tag("8h", now),
-            Ok((
-                "poolbroker-expires-at".to_string(),
-                "2026-11-22T18:00:00Z".to_string()
-            ))
-        );
-        assert_eq!(
-            expires_at_tag("1h30m", now).unwrap().1,
-            "2026-11-22T11:30:00Z"
-        );
-        assert_eq!(
-            expires_at_tag("soon", now),
-            Err(TtlError::Malformed("soon".into()))
-        );
     }
 }

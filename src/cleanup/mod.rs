@@ -12,9 +12,7 @@ mod tags;
 mod tests;
 
 pub use self::decision::{Decision, DetachReason, KeepReason};
-pub use self::duration::{
-    MAX_DURATION, MIN_DURATION, TtlError, expires_at_tag, format_duration, parse_duration,
-};
+pub use self::duration::{MAX_DURATION, MIN_DURATION, TtlError, format_duration, parse_duration};
 pub use self::facts::{JobFacts, PoolFacts};
 pub use self::plan::{CleanupPlan, PoolDecision, plan, recheck};
 pub use self::settings::{
