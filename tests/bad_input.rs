@@ -377,7 +377,7 @@ async fn a_missing_workspace_without_a_default_is_rejected() {
         Some("application/json"),
         Expect {
             code: "WorkspaceMissing",
-            field: None,
+            field: Some("workspace"),
             message: &["workspace:", "POOLBROKER_DEFAULT_WORKSPACE"],
         },
     )
@@ -393,7 +393,6 @@ async fn a_missing_workspace_without_a_default_is_rejected() {
 /// Like every other validation error, the missing workspace should name its field in
 /// `error.field`, so senders can handle all rejections the same way.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "src/engine/workspace.rs Engine::resolve_workspace: the WorkspaceMissing and ScopeNotAllowed rejections carry no .field(\"workspace\", …), so error.field is absent"]
 async fn a_missing_workspace_names_the_workspace_field() {
     let world = start_with(options_with(&[("POOLBROKER_DEFAULT_WORKSPACE", "")])).await;
     let id = send(&world, &attach_spec(valid_attach_spec()));

@@ -16,6 +16,10 @@ pub const DEFAULT_SYNAPSE_API_VERSION: &str = "2021-06-01";
 pub const ENV_ENDPOINT: &str = "POOLBROKER_ARM_ENDPOINT";
 /// Environment variable overriding the Azure ML api-version.
 pub const ENV_API_VERSION: &str = "POOLBROKER_ARM_API_VERSION";
+/// How many times one ARM request is retried (408/429/5xx, connection errors).
+pub const ENV_MAX_RETRIES: &str = "POOLBROKER_ARM_MAX_RETRIES";
+/// The most time one ARM request may spend on retries, in seconds.
+pub const ENV_RETRY_MAX_ELAPSED: &str = "POOLBROKER_ARM_RETRY_MAX_ELAPSED_SECS";
 
 /// Everything an [`ArmClient`](super::ArmClient) can be tuned with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,6 +108,13 @@ pub enum OptionsError {
         "{ENV_API_VERSION}: expected a date like 2025-12-01 (optionally with -preview); got '{value}'"
     )]
     InvalidApiVersion { value: String },
+    #[error("{name}: expected a whole number from {min} to {max}; got '{value}'")]
+    InvalidNumber {
+        name: &'static str,
+        value: String,
+        min: u64,
+        max: u64,
+    },
 }
 
 impl ArmClientOptions {
@@ -116,8 +127,29 @@ impl ArmClientOptions {
         if let Some(raw) = lookup(ENV_API_VERSION).filter(|v| !v.trim().is_empty()) {
             options.api_version = parse_api_version(raw.trim())?;
         }
+        if let Some(raw) = lookup(ENV_MAX_RETRIES).filter(|v| !v.trim().is_empty()) {
+            options.retry.max_retries = parse_number(ENV_MAX_RETRIES, &raw, 0, 20)? as u32;
+        }
+        if let Some(raw) = lookup(ENV_RETRY_MAX_ELAPSED).filter(|v| !v.trim().is_empty()) {
+            options.retry.max_elapsed =
+                Duration::from_secs(parse_number(ENV_RETRY_MAX_ELAPSED, &raw, 0, 600)?);
+        }
         Ok(options)
     }
+}
+
+/// A whole number within `min..=max`, for the numeric settings.
+fn parse_number(name: &'static str, raw: &str, min: u64, max: u64) -> Result<u64, OptionsError> {
+    raw.trim()
+        .parse::<u64>()
+        .ok()
+        .filter(|n| (min..=max).contains(n))
+        .ok_or_else(|| OptionsError::InvalidNumber {
+            name,
+            value: raw.to_owned(),
+            min,
+            max,
+        })
 }
 
 /// Accepts https anywhere and http only on loopback, so a bearer token never crosses a network

@@ -3,7 +3,7 @@ use serde_json::Value;
 use crate::azureml::ArmClient;
 use crate::domain::{Envelope, WorkspaceId};
 
-use super::{Engine, EngineError};
+use super::{Engine, EngineError, Rejection};
 
 impl Engine {
     /// The command's workspace, else the default from settings; then the allow-list.
@@ -16,19 +16,25 @@ impl Engine {
             .clone()
             .or_else(|| self.settings.default_workspace.clone())
             .ok_or_else(|| {
-                EngineError::rejected(
-                    "WorkspaceMissing",
-                    "workspace: the command names no workspace and POOLBROKER_DEFAULT_WORKSPACE is not set",
+                EngineError::from(
+                    Rejection::new(
+                        "WorkspaceMissing",
+                        "workspace: the command names no workspace and POOLBROKER_DEFAULT_WORKSPACE is not set",
+                    )
+                    .field("workspace", "required (no default workspace is configured)"),
                 )
             })?;
         if !self.settings.allowed_scopes.allows(&workspace) {
-            return Err(EngineError::rejected(
-                "ScopeNotAllowed",
-                format!(
-                    "workspace: {} is outside POOLBROKER_ALLOWED_SCOPES ({})",
-                    workspace.arm_id(),
-                    self.settings.allowed_scopes
-                ),
+            return Err(EngineError::from(
+                Rejection::new(
+                    "ScopeNotAllowed",
+                    format!(
+                        "workspace: {} is outside POOLBROKER_ALLOWED_SCOPES ({})",
+                        workspace.arm_id(),
+                        self.settings.allowed_scopes
+                    ),
+                )
+                .field("workspace", "outside the allowed scopes"),
             ));
         }
         Ok(workspace)
