@@ -123,19 +123,27 @@ async fn a_function_timeout_kills_and_restarts_the_handler() {
         json!({"sleep_ms": 5000, "when_delivery": 1}),
     );
 
-    let failed = next_event(&mut host.events, T, |e| {
-        matches!(e, HostEvent::InvocationCompleted { .. })
-    })
-    .await;
+    // The kill and the failed invocation race each other: accept them in either order.
+    let (mut failed, mut exited) = (None, false);
+    while failed.is_none() || !exited {
+        let event = next_event(&mut host.events, T, |e| {
+            matches!(
+                e,
+                HostEvent::InvocationCompleted { .. } | HostEvent::HandlerExited { code: None }
+            )
+        })
+        .await;
+        match event {
+            HostEvent::HandlerExited { .. } => exited = true,
+            other => failed = Some(other),
+        }
+    }
+    let failed = failed.unwrap();
     assert!(
         matches!(&failed, HostEvent::InvocationCompleted { succeeded: false, detail, .. }
             if detail.contains("Timeout value of 00:00:01")),
         "{failed:?}"
     );
-    next_event(&mut host.events, T, |e| {
-        matches!(e, HostEvent::HandlerExited { code: None })
-    })
-    .await;
     next_event(&mut host.events, T, |e| {
         matches!(e, HostEvent::HandlerReady { .. })
     })
