@@ -2,8 +2,6 @@
 
 use std::time::Duration;
 
-
-
 pub const MIN_DURATION: Duration = Duration::from_secs(60);
 pub const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
