@@ -25,6 +25,7 @@ pub use tags::{KEEP_TAG, RESERVED_TAG_PREFIX, Tags};
 pub use ttl::{EXPIRES_AT_TAG, Ttl, TtlError, TtlUnit, format_utc_seconds, parse_expires_at};
 
 mod command;
+pub mod spark;
 mod specs;
 pub use command::{API_VERSION, Command, CommandError, Envelope, MAX_BODY_BYTES, parse_command};
 pub use specs::attach_pool::{AttachPoolSpec, SYNAPSE_SPARK};

@@ -1,0 +1,165 @@
+//! Reading a job resource ARM returns: status, where it runs, as whom, and where to look at it.
+
+use serde_json::{Map, Value, json};
+
+use super::body::{TAG_COMPUTE_DECISION, TAG_IDENTITY};
+
+/// Statuses after which a job never changes (reference §5.2).
+const TERMINAL: [&str; 3] = ["Completed", "Failed", "Canceled"];
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobCompute {
+    Pool {
+        name: String,
+        compute_id: String,
+    },
+    Serverless {
+        instance_type: Option<String>,
+        runtime_version: Option<String>,
+    },
+    Unknown,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SparkJobView {
+    pub name: String,
+    /// `properties.status` (`Unknown` when absent).
+    pub status: String,
+    pub compute: JobCompute,
+    pub identity: Option<Value>,
+    pub studio_url: Option<String>,
+    /// `properties.error {code, message}` of a failed job, when the service gives one.
+    pub error: Option<(String, String)>,
+    pub tags: Map<String, Value>,
+}
+
+impl SparkJobView {
+    /// Tolerant: only `name` is needed; everything else may be missing.
+    pub fn from_arm(value: &Value) -> Option<Self> {
+        let name = value.get("name")?.as_str()?.to_owned();
+        let props = value.get("properties").cloned().unwrap_or(Value::Null);
+        let text = |ptr: &str| {
+            props
+                .pointer(ptr)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let compute = match text("/computeId") {
+            Some(id) => JobCompute::Pool {
+                name: id.rsplit('/').next().unwrap_or_default().to_owned(),
+                compute_id: id,
+            },
+            None if props.get("resources").is_some_and(|r| !r.is_null()) => {
+                JobCompute::Serverless {
+                    instance_type: text("/resources/instanceType"),
+                    runtime_version: props.pointer("/resources/runtimeVersion").and_then(|v| {
+                        v.as_str()
+                            .map(str::to_owned)
+                            .or_else(|| v.as_number().map(ToString::to_string))
+                    }),
+                }
+            }
+            None => JobCompute::Unknown,
+        };
+        let error = props.get("error").filter(|e| !e.is_null()).map(|e| {
+            let field = |k: &str| {
+                e.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            (field("code"), field("message"))
+        });
+        Some(Self {
+            name,
+            status: text("/status").unwrap_or_else(|| "Unknown".to_owned()),
+            compute,
+            identity: props.get("identity").filter(|v| !v.is_null()).cloned(),
+            studio_url: text("/services/Studio/endpoint"),
+            error,
+            tags: props
+                .get("tags")
+                .and_then(Value::as_object)
+                .cloned()
+                .unwrap_or_default(),
+        })
+    }
+
+    pub fn is_terminal(&self) -> bool {
+        TERMINAL
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case(&self.status))
+    }
+
+    pub fn is_completed(&self) -> bool {
+        self.status.eq_ignore_ascii_case("Completed")
+    }
+
+    /// `{type: pool, name, id}` or `{type: serverless, instanceType, runtimeVersion}`.
+    pub fn compute_json(&self) -> Value {
+        match &self.compute {
+            JobCompute::Pool { name, compute_id } => {
+                json!({"type": "pool", "name": name, "id": compute_id})
+            }
+            JobCompute::Serverless {
+                instance_type,
+                runtime_version,
+            } => json!({
+                "type": "serverless",
+                "instanceType": instance_type,
+                "runtimeVersion": runtime_version,
+            }),
+            JobCompute::Unknown => json!({"type": "unknown"}),
+        }
+    }
+
+    fn tag(&self, key: &str) -> Option<&str> {
+        self.tags.get(key).and_then(Value::as_str)
+    }
+
+    /// The reason the broker recorded when it submitted the job.
+    pub fn compute_reason(&self) -> Option<&str> {
+        self.tag(TAG_COMPUTE_DECISION)
+    }
+
+    /// The identity in words: the broker's own description, else read from the job.
+    pub fn identity_description(&self) -> String {
+        if let Some(d) = self.tag(TAG_IDENTITY) {
+            return d.to_owned();
+        }
+        let Some(identity) = &self.identity else {
+            return "service default (no identity on the job)".to_owned();
+        };
+        let field = |k: &str| identity.get(k).and_then(Value::as_str);
+        match field("identityType") {
+            Some("Managed") => match field("resourceId") {
+                Some(id) => format!("managed {}", id.rsplit('/').next().unwrap_or(id)),
+                None => "managed system-assigned identity".to_owned(),
+            },
+            Some("UserIdentity") => "user identity".to_owned(),
+            Some("AMLToken") => "AML token".to_owned(),
+            Some(other) => other.to_owned(),
+            None => "unknown".to_owned(),
+        }
+    }
+
+    /// The reply's job fields: `jobName`, `jobStatus`, `compute`, `computeReason`, `identity`,
+    /// `studioUrl` (and `jobError` for a failed job).
+    pub fn reply_fields(&self) -> Map<String, Value> {
+        let mut m = Map::new();
+        m.insert("jobName".into(), json!(self.name));
+        m.insert("jobStatus".into(), json!(self.status));
+        m.insert("compute".into(), self.compute_json());
+        if let Some(reason) = self.compute_reason() {
+            m.insert("computeReason".into(), json!(reason));
+        }
+        m.insert("identity".into(), json!(self.identity_description()));
+        if let Some(url) = &self.studio_url {
+            m.insert("studioUrl".into(), json!(url));
+        }
+        if let Some((code, message)) = &self.error {
+            m.insert("jobError".into(), json!({"code": code, "message": message}));
+        }
+        m
+    }
+}
