@@ -11,6 +11,7 @@ use super::specs::detach_pool::{self, DetachPoolSpec};
 use super::specs::list_pools::{self, ListPoolsSpec};
 use super::specs::show_pool::{self, ShowPoolSpec};
 use super::specs::spark_job::{self, RawSpec};
+use super::specs::track_job::{self, TrackSparkJob};
 use super::specs::update_identity::{self, UpdatePoolIdentitySpec};
 use super::workspace_id::{WorkspaceId, parse_workspace};
 
@@ -27,6 +28,8 @@ const KINDS: &[&str] = &[
     "CancelSparkJob",
     "AwaitOperation",
 ];
+/// Follow-ups only the broker sends itself; accepted, but not advertised to senders.
+const INTERNAL_KINDS: &[&str] = &["TrackSparkJob"];
 const MAX_IDEMPOTENCY_KEY: usize = 128;
 /// The Service Bus Standard tier message limit; commands are far smaller.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
@@ -44,6 +47,7 @@ pub enum Command {
     SubmitSparkJob(RawSpec),
     CancelSparkJob { name: String },
     AwaitOperation(AwaitOperation),
+    TrackSparkJob(TrackSparkJob),
 }
 
 impl Command {
@@ -57,6 +61,7 @@ impl Command {
             Self::SubmitSparkJob(_) => "SubmitSparkJob",
             Self::CancelSparkJob { .. } => "CancelSparkJob",
             Self::AwaitOperation(_) => "AwaitOperation",
+            Self::TrackSparkJob(_) => "TrackSparkJob",
         }
     }
 
@@ -70,6 +75,7 @@ impl Command {
             Self::SubmitSparkJob(RawSpec(v)) => v.clone(),
             Self::CancelSparkJob { name } => spark_job::cancel_json(name),
             Self::AwaitOperation(s) => s.to_spec_json()?,
+            Self::TrackSparkJob(s) => s.to_spec_json()?,
         })
     }
 }
@@ -339,7 +345,7 @@ fn parse_envelope(
         None => Some(None),
     };
     let kind = root.required_str("kind", errs).and_then(|k| {
-        if KINDS.contains(&k) {
+        if KINDS.contains(&k) || INTERNAL_KINDS.contains(&k) {
             Some(k)
         } else {
             errs.push(
@@ -376,6 +382,7 @@ fn parse_envelope(
             "CancelSparkJob" => Command::CancelSparkJob {
                 name: spark_job::parse_cancel(spec, p, errs)?,
             },
+            "TrackSparkJob" => Command::TrackSparkJob(track_job::parse(spec, p, errs)?),
             _ => Command::AwaitOperation(await_operation::parse(spec, p, errs)?),
         })
     });

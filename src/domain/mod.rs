@@ -36,6 +36,7 @@ pub use specs::detach_pool::DetachPoolSpec;
 pub use specs::list_pools::ListPoolsSpec;
 pub use specs::show_pool::ShowPoolSpec;
 pub use specs::spark_job::RawSpec;
+pub use specs::track_job::TrackSparkJob;
 pub use specs::update_identity::UpdatePoolIdentitySpec;
 
 #[cfg(test)]

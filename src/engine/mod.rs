@@ -5,6 +5,7 @@
 mod cleanup;
 mod context;
 mod error;
+mod jobs;
 mod outcome;
 mod pools;
 mod workspace;
@@ -69,12 +70,13 @@ impl Engine {
             Command::ShowPool(spec) => run.show(spec).await,
             Command::ListPools(spec) => run.list(spec).await,
             Command::AwaitOperation(op) => run.await_operation(op).await,
-            Command::SubmitSparkJob(_) | Command::CancelSparkJob { .. } => {
-                Err(EngineError::rejected(
-                    "NotSupported",
-                    format!("{kind} is not supported by this version of poolbroker"),
-                ))
+            Command::SubmitSparkJob(spec) => {
+                run.jobs()
+                    .submit(spec, envelope.idempotency_key.as_deref())
+                    .await
             }
+            Command::CancelSparkJob { name } => run.jobs().cancel(name).await,
+            Command::TrackSparkJob(track) => run.jobs().track(track).await,
         }?;
         Ok(outcome.with_notes(&envelope.notes))
     }

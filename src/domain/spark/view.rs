@@ -113,6 +113,22 @@ impl SparkJobView {
         }
     }
 
+    /// `pool NAME` / `serverless (TYPE, Spark X.Y)`, for messages and span attributes.
+    pub fn compute_summary(&self) -> String {
+        match &self.compute {
+            JobCompute::Pool { name, .. } => format!("pool {name}"),
+            JobCompute::Serverless {
+                instance_type,
+                runtime_version,
+            } => format!(
+                "serverless ({}, Spark {})",
+                instance_type.as_deref().unwrap_or("?"),
+                runtime_version.as_deref().unwrap_or("?")
+            ),
+            JobCompute::Unknown => "an unknown compute".to_owned(),
+        }
+    }
+
     fn tag(&self, key: &str) -> Option<&str> {
         self.tags.get(key).and_then(Value::as_str)
     }

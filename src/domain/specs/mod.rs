@@ -7,6 +7,7 @@ pub(crate) mod detach_pool;
 pub(crate) mod list_pools;
 pub(crate) mod show_pool;
 pub(crate) mod spark_job;
+pub(crate) mod track_job;
 pub(crate) mod update_identity;
 
 use super::compute_name::ComputeName;
