@@ -73,12 +73,14 @@ struct Plan {
 impl Plan {
     fn full() -> Self {
         Self {
-            cold_runs: 40,
-            python_cold_runs: 15,
-            op_cycles: 200,
+            cold_runs: 100,
+            python_cold_runs: 20,
+            op_cycles: 500,
+            // 200 × 5 = 1,000 operations: the Python peak RSS is then read after as many
+            // operations as the handler's after its 1,000 commands.
             python_op_cycles: 200,
-            overhead_cycles: 200,
-            throughput: vec![(1, 300, 3), (16, 1000, 3), (64, 1000, 3)],
+            overhead_cycles: 500,
+            throughput: vec![(1, 500, 5), (16, 1000, 5), (64, 1000, 5)],
         }
     }
 
@@ -266,6 +268,11 @@ async fn run(args: Args, tls: tls::TlsMaterial, work: &Path) -> anyhow::Result<(
         )
         .target("p99 ≤ 1 ms", all_summary.map(|s| s.p99 <= 1.0)),
     );
+    rows.push(Row::new(
+        "  of which the host → handler HTTP hop (`GET /` round trip)",
+        "ms",
+        ms_summary(&overhead.ping_ms),
+    ));
     for op in Op::ALL {
         let samples = overhead.overhead_ms.get(&op).cloned().unwrap_or_default();
         rows.push(Row::new(
@@ -357,6 +364,20 @@ async fn run(args: Args, tls: tls::TlsMaterial, work: &Path) -> anyhow::Result<(
         ));
         let mut world =
             figures::throughput::ThroughputWorld::start(&repo, &binary, concurrency).await?;
+        if concurrency == 1 {
+            // Before the batches: a workspace with a handful of computes, as in figure 2.
+            let mut breakdown = BTreeMap::new();
+            for op in Op::ALL {
+                breakdown.insert(op, world.one(op, "kinds").await?);
+            }
+            let _ = writeln!(
+                notes,
+                "\nARM requests per command through the local host (warm handler):"
+            );
+            for (op, calls) in &breakdown {
+                describe_calls(&mut notes, "poolbroker", *op, calls);
+            }
+        }
         let mut rates = Vec::new();
         let mut latencies = Vec::new();
         let mut arm_per_command = Vec::new();
@@ -392,17 +413,24 @@ async fn run(args: Args, tls: tls::TlsMaterial, work: &Path) -> anyhow::Result<(
             Summary::of(&arm_per_command),
         ));
         if concurrency == 1 {
-            let mut breakdown = BTreeMap::new();
-            for op in Op::ALL {
-                breakdown.insert(op, world.one(op, "kinds").await?);
-            }
+            // ListPools with every batch's computes still attached: does the reply still fit?
+            let attached = world.attached_computes();
+            let mut events = world.subscribe();
+            let outcome = world
+                .one_within(Op::List, "kinds", std::time::Duration::from_secs(15))
+                .await;
+            let why = figures::throughput::ThroughputWorld::host_log_lines(&mut events, "reply");
             let _ = writeln!(
                 notes,
-                "\nARM requests per command through the local host (warm handler):"
+                "- ListPools with {attached} computes attached: {}",
+                match outcome {
+                    Ok(calls) => format!("answered, {} ARM request(s)", calls.len()),
+                    Err(e) => format!(
+                        "**no reply** ({e}); host log: {}",
+                        why.last().map(String::as_str).unwrap_or("(nothing)")
+                    ),
+                }
             );
-            for (op, calls) in &breakdown {
-                describe_calls(&mut notes, "poolbroker", *op, calls);
-            }
         }
         raw.insert(format!("throughput_{concurrency}_per_s"), rates.into());
         world.stop().await?;

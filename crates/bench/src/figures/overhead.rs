@@ -21,6 +21,8 @@ pub struct Overhead {
     pub overhead_ms: BTreeMap<Op, Vec<f64>>,
     /// Peak RSS of this handler after the run (KiB).
     pub peak_rss_kib: Option<u64>,
+    /// `GET /` round trips on the same connection: the cost of the host → handler HTTP hop alone.
+    pub ping_ms: Vec<f64>,
 }
 
 impl Overhead {
@@ -44,6 +46,13 @@ pub async fn run(
     handler.wait_ready(&client, Duration::from_secs(30)).await?;
     let url = handler.url(ROUTE);
     let mut result = Overhead::default();
+    let ping = handler.url("");
+    for _ in 0..(cycles * 5).max(20) {
+        let started = Instant::now();
+        let response = client.get(&ping).send().await?;
+        response.bytes().await?;
+        result.ping_ms.push(started.elapsed().as_secs_f64() * 1e3);
+    }
     for cycle in 0..=cycles {
         let name = format!("oh{cycle}");
         for op in Op::ALL {

@@ -44,6 +44,7 @@ pub struct ThroughputWorld {
     pub idle_rss_kib: Option<u64>,
     _app_root: TempDir,
     batch_no: usize,
+    attached: usize,
 }
 
 /// A directory removed on drop.
@@ -112,12 +113,18 @@ impl ThroughputWorld {
             idle_rss_kib: None,
             _app_root: root,
             batch_no: 0,
+            attached: 0,
         };
         // Token, connections, workspace location cache: a running Function App has them.
         me.one(Op::Attach, "warmup").await?;
         me.one(Op::Detach, "warmup").await?;
         me.idle_rss_kib = rss_kib(pid);
         Ok(me)
+    }
+
+    /// Computes the batches attached (each attach names a new one).
+    pub fn attached_computes(&self) -> usize {
+        self.attached
     }
 
     pub fn peak_rss_kib(&self) -> Option<u64> {
@@ -177,13 +184,19 @@ impl ThroughputWorld {
 
     /// One command, waited for; returns the ARM requests it made as (method, path).
     pub async fn one(&self, op: Op, name: &str) -> anyhow::Result<Vec<(String, String)>> {
+        self.one_within(op, name, Duration::from_secs(30)).await
+    }
+
+    pub async fn one_within(
+        &self,
+        op: Op,
+        name: &str,
+        limit: Duration,
+    ) -> anyhow::Result<Vec<(String, String)>> {
         self.world.arm.clear_requests();
         let id = self.send(&op.command(name))?;
-        self.replies(
-            HashMap::from([(id, Instant::now())]),
-            Duration::from_secs(30),
-        )
-        .await?;
+        self.replies(HashMap::from([(id, Instant::now())]), limit)
+            .await?;
         Ok(self
             .world
             .arm
@@ -205,6 +218,7 @@ impl ThroughputWorld {
             pending.insert(id, Instant::now());
         }
         let done = self.replies(pending, Duration::from_secs(300)).await?;
+        self.attached += commands;
         let last = done.iter().map(|(_, a)| *a).max().unwrap_or(first);
         let requests = self.world.arm.requests();
         Ok(Batch {
@@ -216,6 +230,30 @@ impl ThroughputWorld {
                 .collect(),
             arm_requests: requests.len(),
         })
+    }
+
+    /// Host log lines that mention `needle`, and failed invocations' details.
+    pub fn host_log_lines(
+        events: &mut tokio::sync::broadcast::Receiver<HostEvent>,
+        needle: &str,
+    ) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            match event {
+                HostEvent::Log { line, .. } if line.contains(needle) => lines.push(line),
+                HostEvent::InvocationCompleted {
+                    succeeded: false,
+                    detail,
+                    ..
+                } => lines.push(detail),
+                _ => {}
+            }
+        }
+        lines
+    }
+
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<HostEvent> {
+        self.world.host.subscribe()
     }
 
     pub async fn stop(self) -> anyhow::Result<()> {
