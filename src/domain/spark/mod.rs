@@ -32,3 +32,6 @@ pub use spec::{
     SparkJobSpec, SparkResources,
 };
 pub use view::{JobCompute, SparkJobView};
+
+#[cfg(test)]
+mod tests;

@@ -658,8 +658,14 @@ fn check_sizing(f: &Fields<'_>, conf: &IndexMap<String, String>, errs: &mut Fiel
     } else {
         required.push("spark.executor.instances");
     }
+    // A sizing field that was given but invalid has its own error already.
+    let given = |key: &str| {
+        SIZING
+            .iter()
+            .any(|(field, k)| *k == key && f.contains(field))
+    };
     for key in required {
-        if !conf.contains_key(key) {
+        if !conf.contains_key(key) && !given(key) {
             let why = if dynamic {
                 "is required with dynamic allocation"
             } else {
