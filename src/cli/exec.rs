@@ -61,16 +61,31 @@ pub fn workspace_from_flags(args: &WorkspaceArgs) -> anyhow::Result<Option<Works
 /// Executes to completion and returns the reply JSON (as a queue sender would receive it).
 pub async fn execute_direct(envelope: Envelope) -> anyhow::Result<Value> {
     let engine = engine_from_env().context("configuring the ARM client")?;
-    run_to_completion(&engine, envelope).await
+    run_engine(&engine, envelope, true).await
 }
 
-pub async fn run_to_completion(engine: &Engine, mut envelope: Envelope) -> anyhow::Result<Value> {
+/// Executes through the engine; `follow`: keep executing follow-ups (long operations, job
+/// tracking) until the final reply, as the broker would across invocations.
+pub async fn run_engine(
+    engine: &Engine,
+    mut envelope: Envelope,
+    follow: bool,
+) -> anyhow::Result<Value> {
     let correlation_id = uuid::Uuid::new_v4().simple().to_string();
     let spinner = Spinner::start(envelope.command.kind());
     let result = loop {
-        let ctx = CommandContext::new(correlation_id.clone(), OffsetDateTime::now_utc());
+        let mut ctx = CommandContext::new(correlation_id.clone(), OffsetDateTime::now_utc());
+        ctx.message_id = Some(correlation_id.clone());
         match engine.execute(&envelope, &ctx).await {
             Ok(Outcome::Reply(reply)) => break Ok(reply.to_json(&correlation_id)),
+            Ok(Outcome::FollowUp(follow_up)) if !follow => {
+                break Ok(json!({
+                    "status": "Succeeded",
+                    "kind": follow_up.kind,
+                    "correlationId": correlation_id,
+                    "message": "accepted by Azure ML and still running; not waiting (pass --wait to follow it)",
+                }));
+            }
             Ok(Outcome::FollowUp(follow_up)) => {
                 tokio::time::sleep(follow_up.delay.min(Duration::from_secs(10))).await;
                 envelope = follow_up.envelope;

@@ -4,6 +4,7 @@
 mod args;
 mod compute;
 mod exec;
+mod job;
 mod local;
 mod output;
 mod package;
@@ -25,8 +26,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Compute(command) => compute::compute(command).await,
         Command::Send(args) => send::send(args).await,
         Command::Package(args) => package::package(args),
-        Command::Job(_) => {
-            anyhow::bail!("this command is not available yet")
-        }
+        Command::Job(command) => job::job(command).await,
     }
 }
