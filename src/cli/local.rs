@@ -34,6 +34,10 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         options
             .extra_settings
             .insert("POOLBROKER_LOG".into(), "warn".into());
+        // Follow the demo's Spark jobs every second rather than every 30.
+        options
+            .extra_settings
+            .insert("POOLBROKER_JOB_POLL_SECS".into(), "1".into());
     }
     let world = LocalWorld::start(options)
         .await

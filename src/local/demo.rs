@@ -62,7 +62,27 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     expect_status(&reply, "Succeeded")?;
     print_pool(&reply["resource"]);
 
-    step("4. Switch it to a system-assigned identity (UpdatePoolIdentity)");
+    step("4. A Spark job on the attached pool: submitted as its FIRST user-assigned identity");
+    let reply = command(
+        world,
+        json!({"apiVersion": "poolbroker/v1", "kind": "SubmitSparkJob", "idempotencyKey": "demo-pool-job",
+               "spec": spark_job(json!("spark-demo"))}),
+    )
+    .await?;
+    expect_status(&reply, "Succeeded")?;
+    print_job(&reply);
+
+    step("5. The same job with compute: auto and no pool preferred: serverless Spark");
+    let reply = command(
+        world,
+        json!({"apiVersion": "poolbroker/v1", "kind": "SubmitSparkJob", "idempotencyKey": "demo-serverless-job",
+               "spec": spark_job(json!("auto"))}),
+    )
+    .await?;
+    expect_status(&reply, "Succeeded")?;
+    print_job(&reply);
+
+    step("6. Switch it to a system-assigned identity (UpdatePoolIdentity)");
     let reply = command(
         world,
         json!({"apiVersion": "poolbroker/v1", "kind": "UpdatePoolIdentity",
@@ -73,7 +93,7 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     print_pool(&reply["resource"]);
 
     step(
-        "5. A bad message: rejected at once with a specific error, kept in pool-commands-rejected",
+        "7. A bad message: rejected at once with a specific error, kept in pool-commands-rejected",
     );
     let reply = command(
         world,
@@ -94,7 +114,7 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
         rejected["error"]["code"]
     ));
 
-    step("6. An Event Grid subscription handshake on the HTTP trigger (/api/events)");
+    step("8. An Event Grid subscription handshake on the HTTP trigger (/api/events)");
     let http = reqwest::Client::new();
     let response = http
         .post(format!("http://{}/api/events", world.http_addr))
@@ -110,7 +130,7 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     let body: Value = response.json().await.unwrap_or(Value::Null);
     say(&format!("HTTP {status}: {body}"));
 
-    step("7. Detach it (DetachPool): underlyingResourceAction=Detach, the Synapse pool stays");
+    step("9. Detach it (DetachPool): underlyingResourceAction=Detach, the Synapse pool stays");
     let reply = command(
         world,
         json!({"apiVersion": "poolbroker/v1", "kind": "DetachPool", "spec": {"name": "spark-demo"}}),
@@ -132,6 +152,35 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
         "\nDemo finished: every step went through Service Bus, the local Functions host, the handler and the ARM emulator."
     );
     Ok(())
+}
+
+fn spark_job(compute: Value) -> Value {
+    json!({
+        "type": "spark",
+        "display_name": "sales-etl",
+        "code": "azureml:sales-etl:1",
+        "entry": {"file": "etl.py"},
+        "conf": {"spark.driver.cores": 1, "spark.driver.memory": "2g", "spark.executor.cores": 2,
+                 "spark.executor.memory": "2g", "spark.executor.instances": 2},
+        "resources": {"runtime_version": "3.4"},
+        "compute": compute,
+    })
+}
+
+fn print_job(reply: &Value) {
+    say(&format!(
+        "job {}: {}",
+        reply["jobName"].as_str().unwrap_or("?"),
+        reply["jobStatus"].as_str().unwrap_or("?"),
+    ));
+    say(&format!(
+        "compute: {}",
+        reply["computeReason"].as_str().unwrap_or("?")
+    ));
+    say(&format!(
+        "identity: {}",
+        reply["identity"].as_str().unwrap_or("?")
+    ));
 }
 
 fn step(title: &str) {
@@ -180,11 +229,11 @@ fn expect_status(reply: &Value, status: &str) -> anyhow::Result<()> {
 /// Sends a command as a producer would (ReplyTo + CorrelationId) and waits for its reply.
 async fn command(world: &LocalWorld, body: Value) -> anyhow::Result<Value> {
     let correlation_id = uuid::Uuid::new_v4().simple().to_string();
-    say(&format!(
-        "→ {} {}",
-        body["kind"].as_str().unwrap_or(""),
-        body["spec"]
-    ));
+    let name = body["spec"]["name"]
+        .as_str()
+        .or(body["spec"]["display_name"].as_str())
+        .unwrap_or("");
+    say(&format!("→ {} {name}", body["kind"].as_str().unwrap_or("")));
     world.broker.send(
         COMMANDS_QUEUE,
         OutgoingMessage {
