@@ -1030,3 +1030,81 @@ fn job_view_reads_status_compute_identity_and_studio_url() {
     assert_eq!(serverless.identity_description(), "AML token");
     assert!(SparkJobView::from_arm(&json!({"properties": {}})).is_none());
 }
+
+// ---------------------------------------------------------------- examples/jobs
+
+fn example_yaml(text: &str) -> SparkJobSpec {
+    let value: Value = serde_yaml_ng::from_str(text).unwrap();
+    SparkJobSpec::parse(&value, "").unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn example_envelope(text: &str) -> (crate::domain::Envelope, SparkJobSpec) {
+    let env = crate::domain::parse_command(text.as_bytes(), None).unwrap();
+    let crate::domain::Command::SubmitSparkJob(raw) = &env.command else {
+        panic!("not a SubmitSparkJob: {env:?}");
+    };
+    let spec = SparkJobSpec::parse(&raw.0, "spec").unwrap_or_else(|e| panic!("{e}"));
+    (env, spec)
+}
+
+#[test]
+fn the_job_examples_parse_and_plan_as_documented() {
+    let sparkpool1 = pool_with(
+        "sparkpool1",
+        "Succeeded",
+        "3.4",
+        uai_identity(&["uai-poolbroker-1", "uai-poolbroker-2"]),
+        json!({}),
+    );
+    let pools = [sparkpool1, pool("sparkpool2", "Succeeded", "3.3")];
+
+    let pool_job = example_yaml(include_str!("../../../examples/jobs/pool-job.yml"));
+    let p = plan(&pool_job, &pools);
+    assert_eq!(pool_name(&p.compute), "sparkpool1");
+    assert_eq!(
+        p.identity.description,
+        "managed uai-poolbroker-1 (first user-assigned identity of sparkpool1)"
+    );
+    assert_eq!(p.body["properties"]["experimentName"], "sales-etl");
+
+    let serverless_job = example_yaml(include_str!("../../../examples/jobs/serverless-job.yml"));
+    let p = plan(&serverless_job, &pools);
+    assert_serverless(&p.compute, "standard_e8s_v3", "3.4");
+    assert_eq!(
+        p.body["properties"]["conf"]["spark.dynamicAllocation.maxExecutors"],
+        "4"
+    );
+    assert_eq!(
+        p.body["properties"]["identity"],
+        json!({"identityType": "UserIdentity"})
+    );
+
+    let (env, spec) = example_envelope(include_str!("../../../examples/jobs/submit-pool-job.json"));
+    assert_eq!(env.idempotency_key.as_deref(), Some("sales-etl-2025-12-01"));
+    assert_eq!(spec.fallback, Fallback::Serverless);
+    assert_eq!(pool_name(&plan(&spec, &pools).compute), "sparkpool1");
+    let updating = [pool("sparkpool1", "Updating", "3.4")];
+    assert!(
+        plan(&spec, &updating)
+            .compute
+            .reason
+            .starts_with("pool sparkpool1 is Updating; fell back to serverless")
+    );
+
+    let (_, spec) = example_envelope(include_str!(
+        "../../../examples/jobs/submit-serverless-job.json"
+    ));
+    let p = plan(&spec, &pools);
+    assert_serverless(&p.compute, "standard_e4s_v3", "3.4");
+    assert_eq!(
+        p.body["properties"]["identity"]["resourceId"],
+        uai("uai-poolbroker-1")
+    );
+
+    let cancel = crate::domain::parse_command(
+        include_bytes!("../../../examples/jobs/cancel-job.json"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(cancel.command.kind(), "CancelSparkJob");
+}
