@@ -492,3 +492,25 @@ async fn a_failed_job_is_a_failed_reply_with_the_job_error_and_a_deadline_stops_
     assert_ne!(reply["jobStatus"], "Completed");
     world.stop().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_final_reply_goes_to_the_senders_reply_to_queue() {
+    let world = start_with(fast_polling()).await;
+    world
+        .broker
+        .create_queue("team-replies", Default::default());
+    let body = submit(job_spec(json!({"compute": "auto"})), "own-reply-queue").to_string();
+    let id = send_with(&world, &body, |m| m.reply_to = Some("team-replies".into()));
+    let reply = receive_matching(
+        &world,
+        "team-replies",
+        std::time::Duration::from_secs(30),
+        |m| m.message.correlation_id.as_deref() == Some(id.as_str()),
+    )
+    .await
+    .expect("the terminal reply arrives on the sender's ReplyTo, after the follow-ups");
+    let reply: Value = serde_json::from_slice(&reply.message.body).unwrap();
+    assert_eq!(reply["kind"], "SubmitSparkJob", "{reply:#}");
+    assert_eq!(reply["jobStatus"], "Completed", "{reply:#}");
+    world.stop().await.unwrap();
+}

@@ -21,7 +21,7 @@ pub use identity::{IdentityError, IdentitySpec, IdentityType, UaiList};
 
 mod tags;
 mod ttl;
-pub use tags::{KEEP_TAG, RESERVED_TAG_PREFIX, Tags};
+pub use tags::{KEEP_TAG, RESERVED_TAG_PREFIX, Tags, WORKLOAD_TAG};
 pub use ttl::{EXPIRES_AT_TAG, Ttl, TtlError, TtlUnit, format_utc_seconds, parse_expires_at};
 
 mod command;

@@ -13,6 +13,8 @@ pub type Tags = IndexMap<String, String>;
 pub const RESERVED_TAG_PREFIX: &str = "poolbroker-";
 /// The one reserved tag users set themselves: `poolbroker-keep: "true"` protects a pool from cleanup.
 pub const KEEP_TAG: &str = "poolbroker-keep";
+/// Users label a pool for a workload; `compute: auto` jobs with that `workload` pick it.
+pub const WORKLOAD_TAG: &str = "poolbroker-workload";
 /// Characters ARM does not accept in tag names.
 const FORBIDDEN_IN_NAMES: [char; 7] = ['<', '>', '%', '&', '\\', '?', '/'];
 
@@ -57,13 +59,15 @@ pub(crate) fn parse_tags(value: &Value, path: &str, errs: &mut FieldErrors) -> O
             ok = false;
         } else if k.to_ascii_lowercase().starts_with(RESERVED_TAG_PREFIX)
             && !k.eq_ignore_ascii_case(KEEP_TAG)
+            && !k.eq_ignore_ascii_case(WORKLOAD_TAG)
         {
             errs.push(
                 &p,
                 format!(
-                    "tag names starting with {} are reserved for poolbroker (use ttl for expiry; only {} may be set)",
+                    "tag names starting with {} are reserved for poolbroker (use ttl for expiry; only {} and {} may be set)",
                     quote(RESERVED_TAG_PREFIX),
-                    quote(KEEP_TAG)
+                    quote(KEEP_TAG),
+                    quote(WORKLOAD_TAG)
                 ),
             );
             ok = false;
@@ -121,7 +125,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(errs, vec![
             "spec.tags.cost: expected a string value, got a number (quote it in YAML)".to_string(),
-            "spec.tags.poolbroker-expires-at: tag names starting with 'poolbroker-' are reserved for poolbroker (use ttl for expiry; only 'poolbroker-keep' may be set)".to_string(),
+            "spec.tags.poolbroker-expires-at: tag names starting with 'poolbroker-' are reserved for poolbroker (use ttl for expiry; only 'poolbroker-keep' and 'poolbroker-workload' may be set)".to_string(),
             "spec.tags.team/a: tag names cannot contain '/' (ARM refuses < > % & \\ ? /)".to_string(),
             "spec.tags.v: tag values must be at most 256 characters long".to_string(),
         ]);

@@ -36,7 +36,7 @@ pub async fn handle(
     {
         // A follow-up continues work the broker scheduled itself: it links to that invocation
         // rather than nesting under it, as messaging conventions do for deferred processing.
-        if matches!(&parsed, Ok(e) if matches!(e.command, Command::AwaitOperation(_))) {
+        if matches!(&parsed, Ok(e) if is_follow_up(&e.command)) {
             telemetry::add_link(&span, &producer);
         } else {
             telemetry::set_parent(&span, producer);
@@ -102,7 +102,7 @@ async fn process(
             span.record(fields::OUTCOME, "pending");
             telemetry::metrics().record_command(kind, "pending");
             Ok(InvocationResponse::default().with_logs(vec![format!(
-                "{}: ARM operation still running; follow-up scheduled in {}s",
+                "{}: still running in Azure; follow-up scheduled in {}s",
                 follow_up.kind,
                 follow_up.delay.as_secs()
             )]))
@@ -117,12 +117,23 @@ async fn process(
     }
 }
 
+/// Messages the broker scheduled to itself to continue earlier work.
+fn is_follow_up(command: &Command) -> bool {
+    matches!(
+        command,
+        Command::AwaitOperation(_) | Command::TrackSparkJob(_)
+    )
+}
+
 /// A follow-up carries the original sender's reply route; its own message has none.
 fn adopt_reply_route(ctx: &mut CommandContext, envelope: &Envelope) {
-    if let Command::AwaitOperation(op) = &envelope.command {
-        ctx.reply_to = op.reply.reply_to.clone();
-        ctx.correlation_id = op.reply.correlation_id.clone();
-    }
+    let route = match &envelope.command {
+        Command::AwaitOperation(op) => &op.reply,
+        Command::TrackSparkJob(track) => &track.reply,
+        _ => return,
+    };
+    ctx.reply_to = route.reply_to.clone();
+    ctx.correlation_id = route.correlation_id.clone();
 }
 
 /// The `kind` the sender meant, for the reply to a message that did not parse.
@@ -137,6 +148,7 @@ fn declared_kind(body: &[u8]) -> String {
 fn reply_kind(envelope: &Envelope) -> &'static str {
     match &envelope.command {
         Command::AwaitOperation(op) => op.action.command_kind(),
+        Command::TrackSparkJob(_) => "SubmitSparkJob",
         other => other.kind(),
     }
 }

@@ -7,7 +7,7 @@ use super::spec::{ComputeRequest, Fallback, SparkJobSpec};
 use crate::domain::AttachedPool;
 
 /// Pool tag matched against a job's `workload` (a hyphen: ARM refuses `/` in tag names).
-pub const WORKLOAD_TAG: &str = "poolbroker-workload";
+pub use crate::domain::tags::WORKLOAD_TAG;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ComputeTarget {
