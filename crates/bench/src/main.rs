@@ -381,11 +381,15 @@ async fn run(args: Args, tls: tls::TlsMaterial, work: &Path) -> anyhow::Result<(
         let mut rates = Vec::new();
         let mut latencies = Vec::new();
         let mut arm_per_command = Vec::new();
+        let mut handler_cpu_us = Vec::new();
+        let mut world_cpu_us = Vec::new();
         for b in 0..batches {
             let batch = world.batch(commands).await?;
             rates.push(batch.per_second());
             latencies.extend(batch.latency_ms.iter().copied());
             arm_per_command.push(batch.arm_requests as f64 / batch.commands as f64);
+            handler_cpu_us.push(batch.handler_cpu.as_secs_f64() * 1e6 / batch.commands as f64);
+            world_cpu_us.push(batch.world_cpu.as_secs_f64() * 1e6 / batch.commands as f64);
             if b == 0 && commands >= 1000 && peak_rss_1000.is_none() {
                 peak_rss_1000 = world
                     .peak_rss_kib()
@@ -411,6 +415,16 @@ async fn run(args: Args, tls: tls::TlsMaterial, work: &Path) -> anyhow::Result<(
             format!("  ARM requests per attach at {concurrency}"),
             "calls",
             Summary::of(&arm_per_command),
+        ));
+        rows.push(Row::new(
+            format!("  CPU per attach in the handler process at {concurrency}"),
+            "µs",
+            Summary::of(&handler_cpu_us),
+        ));
+        rows.push(Row::new(
+            format!("  CPU per attach in the rest (host, Service Bus, ARM emulator, driver) at {concurrency}"),
+            "µs",
+            Summary::of(&world_cpu_us),
         ));
         if concurrency == 1 {
             // ListPools with every batch's computes still attached: does the reply still fit?

@@ -13,7 +13,7 @@ use poolbroker::local::{LocalOptions, LocalWorld};
 use serde_json::Value;
 use servicebus_emulator::OutgoingMessage;
 
-use crate::handler_process::{peak_rss_kib, rss_kib};
+use crate::handler_process::{cpu_time, peak_rss_kib, rss_kib};
 use crate::scenario::{Op, emulator_config};
 
 pub const COMMANDS: &str = "pool-commands";
@@ -28,6 +28,10 @@ pub struct Batch {
     pub latency_ms: Vec<f64>,
     /// ARM requests the batch made (the emulator's record).
     pub arm_requests: usize,
+    /// CPU the handler process used during the batch.
+    pub handler_cpu: Duration,
+    /// CPU this process (Service Bus broker, Functions host, ARM emulator, driver) used.
+    pub world_cpu: Duration,
 }
 
 impl Batch {
@@ -211,6 +215,8 @@ impl ThroughputWorld {
         self.batch_no += 1;
         self.world.arm.clear_requests();
         let mut pending = HashMap::with_capacity(commands);
+        let pid = self.handler_pid.to_string();
+        let cpu_before = (cpu_time(&pid), cpu_time("self"));
         let first = Instant::now();
         for i in 0..commands {
             let name = format!("b{}x{i}", self.batch_no);
@@ -218,6 +224,7 @@ impl ThroughputWorld {
             pending.insert(id, Instant::now());
         }
         let done = self.replies(pending, Duration::from_secs(300)).await?;
+        let cpu_after = (cpu_time(&pid), cpu_time("self"));
         self.attached += commands;
         let last = done.iter().map(|(_, a)| *a).max().unwrap_or(first);
         let requests = self.world.arm.requests();
@@ -229,6 +236,16 @@ impl ThroughputWorld {
                 .map(|(s, a)| a.duration_since(*s).as_secs_f64() * 1e3)
                 .collect(),
             arm_requests: requests.len(),
+            handler_cpu: cpu_after
+                .0
+                .zip(cpu_before.0)
+                .map(|(a, b)| a.saturating_sub(b))
+                .unwrap_or_default(),
+            world_cpu: cpu_after
+                .1
+                .zip(cpu_before.1)
+                .map(|(a, b)| a.saturating_sub(b))
+                .unwrap_or_default(),
         })
     }
 
