@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # poolbroker benchmarks: the one entry point. See docs/benchmarks.md.
 #
-#   bench/run.sh               full run (release build, Python venv with azure-ai-ml, ~6–8 min)
+#   bench/run.sh               full run (release build, Python venv with azure-ai-ml; ~2 min of measuring)
 #   bench/run.sh --smoke       every Rust-side figure, tiny, on the debug build; no Python (CI)
 #   bench/run.sh --build-time  cold `cargo build --release` in a throw-away target dir under /tmp
 #
