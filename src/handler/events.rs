@@ -3,6 +3,7 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
+use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -104,17 +105,35 @@ fn hook_request(req: &Value) -> Result<HookRequest, HandlerError> {
                 .filter_map(|(k, v)| decode_string(v).map(|v| (k.clone(), v))),
         );
     }
-    let body = field("Body")
-        .and_then(|b| match b {
-            Value::String(s) => Some(s.clone()),
-            Value::Null => None,
-            other => Some(other.to_string()),
-        })
-        .unwrap_or_default();
+    let binary = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
+        .is_some_and(|(_, v)| is_binary_media_type(v));
+    let body = match field("Body") {
+        None | Some(Value::Null) => Bytes::new(),
+        // The host passes octet-stream and multipart bodies base64-encoded (a byte array in its
+        // JSON); signatures and binary CloudEvents need the bytes the sender sent.
+        Some(Value::String(s)) if binary => base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_or_else(|_| Bytes::from(s.clone()), Bytes::from),
+        Some(Value::String(s)) => Bytes::from(s.clone()),
+        Some(other) => Bytes::from(other.to_string()),
+    };
     Ok(HookRequest {
         method,
         headers,
-        body: Bytes::from(body),
+        body,
         query,
     })
+}
+
+/// The content types the Functions host hands to a custom handler as base64 bytes.
+fn is_binary_media_type(content_type: &str) -> bool {
+    let media = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    media == "application/octet-stream" || media.starts_with("multipart/")
 }
