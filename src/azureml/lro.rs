@@ -133,7 +133,10 @@ impl ArmClient {
                 if start.elapsed().saturating_add(wait) > budget {
                     return Ok(LroOutcome::Pending(op));
                 }
-                tokio::time::sleep(wait).await;
+                // A zero sleep still waits for tokio's next timer tick (~1 ms).
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
             }
             wait_first = true;
             let deadline = start + budget;

@@ -15,6 +15,9 @@ use crate::domain::{
 
 use super::{CommandContext, Engine, EngineError, FollowUp, Outcome, Rejection, Reply};
 
+/// Bytes of pool resources a `ListPools` reply may carry (Service Bus Standard allows 256 KB).
+const LIST_REPLY_BUDGET: usize = 200 * 1024;
+
 /// Marks pools attached by poolbroker, so cleanup only touches its own unless told otherwise.
 pub const MANAGED_TAG: &str = "poolbroker-managed";
 
@@ -146,13 +149,31 @@ impl PoolRun<'_> {
     pub async fn list(&self, spec: &ListPoolsSpec) -> Result<Outcome, EngineError> {
         let computes = self.arm.list_computes(&self.ws_id()).await?;
         let mut resources = Vec::new();
+        let mut total = 0usize;
+        let mut bytes = 0usize;
         for compute in &computes {
             let pool = parse_pool(compute)?;
             if spec.matches(&pool.compute_type) {
-                resources.push(az_ml_output(&pool));
+                total += 1;
+                let resource = az_ml_output(&pool);
+                bytes += resource.to_string().len();
+                // A reply is one Service Bus message (256 KB on Standard): keep room for the rest.
+                if bytes <= LIST_REPLY_BUDGET {
+                    resources.push(resource);
+                }
             }
         }
         let mut reply = Reply::succeeded(self.kind);
+        if resources.len() < total {
+            reply = reply.with_message(format!(
+                "{} of {total} pools listed: the rest would not fit in one Service Bus message; use `poolbroker compute list` for all",
+                resources.len()
+            ));
+            reply
+                .extra
+                .insert("truncated".into(), serde_json::json!(true));
+            reply.extra.insert("total".into(), serde_json::json!(total));
+        }
         reply.resources = Some(resources);
         Ok(Outcome::Reply(reply))
     }

@@ -237,11 +237,20 @@ async fn send_reply(
         subject: Some(format!("{}.{}", reply.kind, reply.status.as_str())),
         ..OutboundMessage::default()
     };
-    send_traced(sender, &queue, message).await.map_err(|e| {
-        // A reply that cannot be sent is worth a redelivery: commands are idempotent, and the
-        // sender would otherwise wait forever.
-        HandlerError::Transient(format!("could not send the reply to '{queue}': {e}"))
-    })
+    match send_traced(sender, &queue, message).await {
+        Ok(()) => Ok(()),
+        // A reply Service Bus will never accept (too large, unknown queue, no permission) is lost
+        // whatever we retry; say so in the log instead of redelivering the command ten times.
+        Err(e) if !e.is_transient() => {
+            tracing::error!(queue, correlation_id = %ctx.correlation_id, "reply not deliverable: {e}");
+            Ok(())
+        }
+        // A reply that cannot be sent right now is worth a redelivery: commands are idempotent,
+        // and the sender would otherwise wait forever.
+        Err(e) => Err(HandlerError::Transient(format!(
+            "could not send the reply to '{queue}': {e}"
+        ))),
+    }
 }
 
 async fn schedule_follow_up(
