@@ -34,6 +34,10 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
         options
             .extra_settings
             .insert("POOLBROKER_LOG".into(), "warn".into());
+        // The cleanup timer runs every few seconds so the demo can show a report.
+        options
+            .extra_settings
+            .insert("POOLBROKER_CLEANUP_SCHEDULE".into(), "*/2 * * * * *".into());
         // Follow the demo's Spark jobs every second rather than every 30.
         options
             .extra_settings

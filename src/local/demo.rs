@@ -8,9 +8,10 @@ use serde_json::{Value, json};
 use servicebus_emulator::OutgoingMessage;
 
 use super::LocalWorld;
-use crate::config::{COMMANDS_QUEUE, REJECTED_QUEUE, REPLIES_QUEUE};
+use crate::config::{CLEANUP_REPORTS_QUEUE, COMMANDS_QUEUE, REJECTED_QUEUE, REPLIES_QUEUE};
 
 pub const DEMO_WORKSPACE: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.MachineLearningServices/workspaces/ml-demo";
+const POOL2: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.Synapse/workspaces/syn-demo/bigDataPools/sparkpool2";
 const POOL: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.Synapse/workspaces/syn-demo/bigDataPools/sparkpool1";
 const UAI: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.ManagedIdentity/userAssignedIdentities";
 const WAIT: Duration = Duration::from_secs(60);
@@ -130,7 +131,55 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     let body: Value = response.json().await.unwrap_or(Value::Null);
     say(&format!("HTTP {status}: {body}"));
 
-    step("9. Detach it (DetachPool): underlyingResourceAction=Detach, the Synapse pool stays");
+    step(
+        "9. A blob lands in landing/sales/: the Event Grid event becomes a Spark job (routes.local.yaml)",
+    );
+    let response = http
+        .post(format!("http://{}/api/events", world.http_addr))
+        .header("aeg-event-type", "Notification")
+        .json(&json!([{
+            "id": "demo-blob-1", "topic": "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.Storage/storageAccounts/stdemo",
+            "subject": "/blobServices/default/containers/landing/blobs/sales/2026-11-22.csv",
+            "eventType": "Microsoft.Storage.BlobCreated", "eventTime": "2026-11-22T10:00:00Z",
+            "dataVersion": "1", "metadataVersion": "1",
+            "data": {"api": "PutBlob", "blobType": "BlockBlob", "contentLength": 1024,
+                     "url": "https://stdemo.blob.core.windows.net/landing/sales/2026-11-22.csv"}}]))
+        .send()
+        .await
+        .context("calling the HTTP trigger")?;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap_or(Value::Null);
+    say(&format!(
+        "HTTP {status}: {} command(s) enqueued",
+        body["accepted"]
+    ));
+    let reply = receive(world, REPLIES_QUEUE, |m| {
+        m["kind"] == "SubmitSparkJob" && m["jobName"].is_string()
+    })
+    .await?
+    .context("the job produced from the event never replied")?;
+    expect_status(&reply, "Succeeded")?;
+    print_job(&reply);
+
+    step("10. The cleanup timer detaches a pool whose TTL has passed, and reports");
+    seed_expired_pool(world, "spark-campaign").await?;
+    say("(attached 'spark-campaign' with poolbroker-expires-at in the past, straight through ARM)");
+    let report = receive(world, CLEANUP_REPORTS_QUEUE, |r| {
+        r["workspaces"].as_array().is_some_and(|ws| {
+            ws.iter()
+                .any(|w| !w["detached"].as_array().is_none_or(Vec::is_empty))
+        })
+    })
+    .await?
+    .context("no cleanup report detached the expired pool")?;
+    for ws in report["workspaces"].as_array().into_iter().flatten() {
+        say(&format!(
+            "report: examined {}, detached {}, kept {}",
+            ws["examined"], ws["detached"], ws["kept"]
+        ));
+    }
+
+    step("11. Detach it (DetachPool): underlyingResourceAction=Detach, the Synapse pool stays");
     let reply = command(
         world,
         json!({"apiVersion": "poolbroker/v1", "kind": "DetachPool", "spec": {"name": "spark-demo"}}),
@@ -151,6 +200,52 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     println!(
         "\nDemo finished: every step went through Service Bus, the local Functions host, the handler and the ARM emulator."
     );
+    Ok(())
+}
+
+/// Sets the scene for cleanup: a compute attached by poolbroker whose TTL ran out, written
+/// through the ARM emulator as a past attach would have left it.
+async fn seed_expired_pool(world: &LocalWorld, name: &str) -> anyhow::Result<()> {
+    let token = world.arm.issue_token("https://management.azure.com");
+    let url = format!(
+        "http://{}{DEMO_WORKSPACE}/computes/{name}?api-version=2025-12-01",
+        world.arm_addr
+    );
+    let http = reqwest::Client::new();
+    let response = http
+        .put(&url)
+        .bearer_auth(&token)
+        .json(&json!({"location": "eastus2",
+            "tags": {"poolbroker-managed": "true", "poolbroker-expires-at": "2026-01-01T00:00:00Z"},
+            "properties": {"computeType": "SynapseSpark", "resourceId": POOL2}}))
+        .send()
+        .await
+        .context("attaching the expired pool")?;
+    if !response.status().is_success() {
+        bail!(
+            "the ARM emulator refused the expired pool: {}",
+            response.status()
+        );
+    }
+    // Finish the attach the way ARM would: its operation completes once followed.
+    if let Some(operation) = response
+        .headers()
+        .get("azure-asyncoperation")
+        .and_then(|v| v.to_str().ok())
+    {
+        for _ in 0..10 {
+            let status: Value = http
+                .get(operation)
+                .bearer_auth(&token)
+                .send()
+                .await?
+                .json()
+                .await?;
+            if status["status"] != "InProgress" {
+                break;
+            }
+        }
+    }
     Ok(())
 }
 

@@ -14,6 +14,8 @@ pub const LOCAL_SAS_KEY_NAME: &str = "RootManageSharedAccessKey";
 /// A well-known development key, like Azurite's: it only ever opens the local emulator.
 pub const LOCAL_SAS_KEY: &str = "cG9vbGJyb2tlci1sb2NhbC1kZXZlbG9wbWVudC1rZXk=";
 const LOCAL_IDENTITY_HEADER: &str = "poolbroker-local-identity-header";
+/// Event routing rules for the demo workspace, relative to the app root.
+const LOCAL_ROUTES_FILE: &str = "examples/routes.local.yaml";
 
 #[derive(Debug, Clone)]
 pub struct LocalOptions {
@@ -127,6 +129,13 @@ impl LocalWorld {
         ));
 
         let mut app_settings = handler_settings(servicebus_addr, arm_addr, &identity_header);
+        let routes = options.app_root.join(LOCAL_ROUTES_FILE);
+        if routes.is_file() {
+            app_settings.insert(
+                "POOLBROKER_ROUTES_FILE".into(),
+                routes.to_string_lossy().into_owned(),
+            );
+        }
         app_settings.extend(options.extra_settings.clone());
         let mut host_config = HostConfig::new(&options.app_root);
         host_config.handler_executable = Some(options.handler_executable.clone());
