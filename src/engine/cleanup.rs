@@ -1,13 +1,13 @@
-//! The cleanup timer's work for one workspace: gather facts, let the pure policy decide, detach
-//! through the same `DetachPool` path as queue commands (whose running-job check is the safe
-//! re-check right before detaching).
+//! The cleanup timer's work for one workspace: gather facts, let the pure policy decide, re-check
+//! each pool right before acting, and detach through the same `DetachPool` path as queue
+//! commands (whose own running-job check refuses a busy pool even on a stale plan).
 
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::azureml::JobListFilter;
-use crate::cleanup::{CleanupPolicy, JobFacts, PoolFacts, plan};
+use crate::cleanup::{CleanupPolicy, JobFacts, PoolFacts, plan, recheck};
 use crate::domain::{AttachedPool, Command, ComputeName, DetachPoolSpec, Envelope, WorkspaceId};
 
 use super::{CommandContext, Engine, EngineError, Outcome};
@@ -75,6 +75,31 @@ impl Engine {
                     .push(json!({"name": decision.name, "reason": "not a valid compute name"}));
                 continue;
             };
+            // The listing may be stale: another run (another instance, a late timer) may be
+            // detaching the pool, it may have gained a job or a keep tag, or a new ttl.
+            match self.recheck(&ws_id, &name, policy, ctx).await {
+                Err(why) => {
+                    report
+                        .failed
+                        .push(json!({"name": decision.name, "reason": reason, "error": why}));
+                    continue;
+                }
+                Ok(Recheck::Gone) => {
+                    report.detached.push(json!({
+                        "name": decision.name,
+                        "reason": "already detached: no longer in the workspace (another run or a person detached it)",
+                        "already_gone": true,
+                    }));
+                    continue;
+                }
+                Ok(Recheck::Keep(why)) => {
+                    report
+                        .kept_at_detach
+                        .push(json!({"name": decision.name, "reason": why}));
+                    continue;
+                }
+                Ok(Recheck::Detach) => {}
+            }
             let mut envelope =
                 Envelope::new(Command::DetachPool(DetachPoolSpec { name, force: false }));
             envelope.workspace = Some(workspace.clone());
@@ -105,6 +130,44 @@ impl Engine {
         }
         Ok(report)
     }
+
+    /// The cleanup rules again, on the pool and jobs as ARM has them right now. Jobs are read
+    /// first and the pool last, so the pool's state is as fresh as possible when the detach goes.
+    async fn recheck(
+        &self,
+        ws_id: &str,
+        name: &ComputeName,
+        policy: &CleanupPolicy,
+        ctx: &CommandContext,
+    ) -> Result<Recheck, String> {
+        let arm = self.arm_for(ctx);
+        let jobs: Vec<JobFacts> = arm
+            .list_jobs(ws_id, &JobListFilter::default())
+            .await
+            .map_err(|e| e.to_string())?
+            .iter()
+            .map(job_facts)
+            .collect();
+        let Some(compute) = arm
+            .get_compute(ws_id, name.as_str())
+            .await
+            .map_err(|e| e.to_string())?
+        else {
+            return Ok(Recheck::Gone);
+        };
+        let pool = AttachedPool::from_arm(&compute).map_err(|e| e.to_string())?;
+        Ok(match recheck(&pool_facts(&pool), &jobs, policy, ctx.now) {
+            decision if decision.is_detach() => Recheck::Detach,
+            decision => Recheck::Keep(decision.reason()),
+        })
+    }
+}
+
+/// What the re-read right before a detach says.
+enum Recheck {
+    Detach,
+    Keep(String),
+    Gone,
 }
 
 fn pool_facts(pool: &AttachedPool) -> PoolFacts {
