@@ -486,7 +486,7 @@ async fn detach_follows_location_and_always_sends_detach() {
 
     let outcome = fake.client().detach_compute(WS, "pool-a").await.unwrap();
 
-    assert_eq!(outcome, LroOutcome::Done(None));
+    assert_eq!(outcome, Some(LroOutcome::Done(None)));
     let requests = fake.requests();
     assert_eq!(requests.len(), 4);
     assert_eq!(requests[0].method, Method::DELETE);
@@ -498,10 +498,10 @@ async fn detach_follows_location_and_always_sends_detach() {
 }
 
 #[tokio::test]
-async fn detach_of_a_missing_compute_is_done() {
+async fn detach_of_a_missing_compute_says_there_was_nothing_to_detach() {
     let fake = Fake::start(|_, _| Reply::empty(204)).await;
     let outcome = fake.client().detach_compute(WS, "gone").await.unwrap();
-    assert_eq!(outcome, LroOutcome::Done(None));
+    assert_eq!(outcome, None, "204 at once: nothing was attached");
     assert_eq!(fake.count(), 1);
 }
 

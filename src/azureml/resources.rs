@@ -198,12 +198,30 @@ impl ArmClient {
     }
 
     /// Always `underlyingResourceAction=Detach`: poolbroker never deletes a Synapse pool.
-    /// A compute that is already gone (204) is `Done(None)`.
-    pub async fn detach_compute(&self, ws_id: &str, name: &str) -> Result<LroOutcome, ArmError> {
+    /// `Ok(None)`: ARM answered 204 at once, there was nothing to detach (already gone, e.g.
+    /// detached by a concurrent run); otherwise the operation this request started.
+    pub async fn detach_compute(
+        &self,
+        ws_id: &str,
+        name: &str,
+    ) -> Result<Option<LroOutcome>, ArmError> {
         let mut url = self.compute_url(ws_id, name)?;
         url.query_pairs_mut()
             .append_pair("underlyingResourceAction", "Detach");
-        self.begin(Method::DELETE, &url, None).await
+        let ctx = self.call_context();
+        let initial = self.send(&ctx, Method::DELETE, &url, None, None).await?;
+        if initial.status == 204 {
+            return Ok(None);
+        }
+        self.follow(
+            &ctx,
+            &Method::DELETE,
+            &url,
+            initial,
+            self.options().lro.budget,
+        )
+        .await
+        .map(Some)
     }
 
     pub async fn list_computes(&self, ws_id: &str) -> Result<Vec<Value>, ArmError> {

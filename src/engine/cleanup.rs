@@ -104,6 +104,14 @@ impl Engine {
                 Envelope::new(Command::DetachPool(DetachPoolSpec { name, force: false }));
             envelope.workspace = Some(workspace.clone());
             match self.execute(&envelope, ctx).await {
+                // Nothing was there any more: another run (or a person) detached it first.
+                Ok(Outcome::Reply(reply)) if reply.extra.get("alreadyDetached").is_some() => {
+                    report.detached.push(json!({
+                        "name": decision.name,
+                        "reason": reason,
+                        "already_gone": true,
+                    }));
+                }
                 Ok(Outcome::Reply(_)) | Ok(Outcome::FollowUp(_)) => report
                     .detached
                     .push(json!({"name": decision.name, "reason": reason})),

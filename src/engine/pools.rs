@@ -129,7 +129,20 @@ impl PoolRun<'_> {
                 )));
             }
         }
-        let outcome = self.arm.detach_compute(&self.ws_id(), name).await;
+        let outcome = match self.arm.detach_compute(&self.ws_id(), name).await {
+            Ok(None) => {
+                let mut reply = Reply::succeeded(self.kind).with_message(format!(
+                    "'{name}' is not attached to workspace {}: nothing to detach",
+                    self.workspace.name()
+                ));
+                reply
+                    .extra
+                    .insert("alreadyDetached".into(), serde_json::json!(true));
+                return Ok(Outcome::Reply(reply));
+            }
+            Ok(Some(outcome)) => Ok(outcome),
+            Err(err) => Err(err),
+        };
         self.finish(
             PendingAction::Detach {
                 name: spec.name.clone(),
