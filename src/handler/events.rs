@@ -13,7 +13,7 @@ use super::state::AppState;
 use super::traced;
 use crate::functions::{InvocationError, InvocationRequest, InvocationResponse, decode_string};
 use crate::hooks::{self, HookOutcome, HookRequest};
-use crate::telemetry::Trigger;
+use crate::telemetry::{self, Trigger};
 
 const REQUEST_BINDING: &str = "req";
 const RESPONSE_BINDING: &str = "res";
@@ -25,12 +25,24 @@ pub async fn handle(
     body: Bytes,
 ) -> Result<InvocationResponse, HandlerError> {
     let span = traced::span(Trigger::Http, "pipeline-events", &headers);
-    traced::run(&state, span, process(&state, body)).await
+    let hook_request = InvocationRequest::parse(&body)
+        .map_err(HandlerError::from)
+        .and_then(|request| hook_request(request.binding(REQUEST_BINDING)?));
+    // The caller's trace (its `traceparent` header) continues in this invocation.
+    if let Ok(request) = &hook_request
+        && let Some(caller) =
+            telemetry::parent_from_properties(|name| request.header(name).map(str::to_owned))
+    {
+        telemetry::set_parent(&span, caller);
+    }
+    traced::run(&state, span, process(&state, hook_request)).await
 }
 
-async fn process(state: &AppState, body: Bytes) -> Result<InvocationResponse, HandlerError> {
-    let request = InvocationRequest::parse(&body)?;
-    let hook_request = hook_request(request.binding(REQUEST_BINDING)?)?;
+async fn process(
+    state: &AppState,
+    hook_request: Result<HookRequest, HandlerError>,
+) -> Result<InvocationResponse, HandlerError> {
+    let hook_request = hook_request?;
     let outcome = hooks::handle(&hook_request, &state.inner.hooks, OffsetDateTime::now_utc());
     let http = outcome.response();
     let mut response = InvocationResponse::default();
@@ -38,7 +50,7 @@ async fn process(state: &AppState, body: Bytes) -> Result<InvocationResponse, Ha
         && !commands.is_empty()
     {
         // Output bindings carry bodies only (no MessageId or properties), so the de-duplication
-        // key and trace context travel inside the envelope.
+        // key travels inside the envelope.
         let bodies: Vec<Value> = commands
             .iter()
             .map(|c| {
