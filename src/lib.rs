@@ -11,6 +11,7 @@ pub mod engine;
 pub mod functions;
 pub mod handler;
 pub mod hooks;
+pub mod http;
 pub mod local;
 pub mod package;
 pub mod servicebus;

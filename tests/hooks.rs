@@ -173,6 +173,29 @@ fn original_envelope(rejected: &Value) -> Value {
     serde_json::from_str(body).expect("the enqueued body is JSON")
 }
 
+/// Subscribes once earlier commands are settled: an invocation still finishing would otherwise be
+/// seen as one caused by what the test sends next.
+async fn subscribe_when_idle(world: &LocalWorld) -> broadcast::Receiver<HostEvent> {
+    // A locked message is one the host is processing right now; follow-ups scheduled for later
+    // are not.
+    let busy = || {
+        let now = world.broker.now();
+        world
+            .broker
+            .peek_all(COMMANDS)
+            .expect("pool-commands")
+            .iter()
+            .any(|m| m.locked_until > now)
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while busy() && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // Settlement follows the invocation's completion event; give the last one time to be sent.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    world.host.subscribe()
+}
+
 /// Watches the host for `QUIET`: no `pool-commands` invocation and nothing waiting on the queue.
 async fn assert_nothing_enqueued(world: &LocalWorld, events: &mut broadcast::Receiver<HostEvent>) {
     let seen = next_event(events, QUIET, |e| match e {
@@ -214,7 +237,7 @@ fn job_gets(world: &LocalWorld, job: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn event_grid_validation_handshake_answers_the_code_and_enqueues_nothing() {
     let world = start_hooks(&[]).await;
-    let mut events = world.host.subscribe();
+    let mut events = subscribe_when_idle(&world).await;
     let code = "512d38b6-c7b8-40c8-89fe-f46f9e9622b6";
     let body = json!([{
         "id": "2d1781af-3a4c-4d7c-bd0c-e34b19da4e66",
@@ -298,7 +321,7 @@ async fn blob_created_event_becomes_one_spark_job_and_a_resend_is_deduplicated()
     assert_eq!(props["displayName"], "sales-etl 2026-11-22.csv");
 
     // Event Grid redelivers the same event (at-least-once): same key, and no second job.
-    let mut events = world.host.subscribe();
+    let mut events = subscribe_when_idle(&world).await;
     let gets_before = job_gets(&world, &job);
     let again = post(&world, &headers, &body).await;
     assert_eq!(again.status, 202, "{:#}", again.body);
@@ -433,7 +456,7 @@ async fn cloudevents_batch_and_binary_mode_enqueue_one_command_per_event() {
     assert_eq!(envelope["spec"], json!({"name": "ghost-c"}));
 
     // A bad batch is refused whole, with the attribute named.
-    let mut events = world.host.subscribe();
+    let mut events = subscribe_when_idle(&world).await;
     let bad = json!([
         {"specversion": "1.0", "id": "ce-4", "source": source, "type": "com.example.pool.check",
          "data": {"pool": "ghost-d"}},
@@ -460,7 +483,7 @@ async fn cloudevents_batch_and_binary_mode_enqueue_one_command_per_event() {
 async fn signed_webhook_good_signature_detaches_and_every_bad_request_is_refused_with_nothing_enqueued()
  {
     let world = start_hooks(&[("POOLBROKER_WEBHOOK_SECRET", SECRET)]).await;
-    let mut events = world.host.subscribe();
+    let mut events = subscribe_when_idle(&world).await;
     for name in ["spark-campaign", "spark-keepme"] {
         let reply = round_trip(&world, &attach(name, POOL1, None)).await;
         assert_eq!(reply["status"], "Succeeded", "{reply:#}");

@@ -24,7 +24,6 @@ use super::telemetry::{namespace_for, redacted_url};
 /// Pages followed by one `list` call before we assume a nextLink loop.
 const MAX_PAGES: usize = 1000;
 
-const USER_AGENT: &str = concat!("poolbroker/", env!("CARGO_PKG_VERSION"));
 const CLIENT_REQUEST_ID: &str = "x-ms-client-request-id";
 const CORRELATION_REQUEST_ID: &str = "x-ms-correlation-request-id";
 const REQUEST_ID: &str = "x-ms-request-id";
@@ -78,17 +77,13 @@ impl ArmClient {
         options: ArmClientOptions,
         credential: Arc<dyn TokenSource>,
     ) -> Result<Self, ArmError> {
-        let http = reqwest::Client::builder()
-            .user_agent(USER_AGENT)
-            .timeout(options.request_timeout)
-            // A redirect could carry the request (and our token) off the ARM endpoint.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ArmError::InvalidArgument {
-                what: "http client",
-                problem: "could not be built",
-                value: e.to_string(),
-            })?;
+        // Shared with Service Bus and the token endpoint; it never follows redirects, which
+        // could carry the request (and our token) off the ARM endpoint.
+        let http = crate::http::shared_client().map_err(|e| ArmError::InvalidArgument {
+            what: "http client",
+            problem: "could not be built",
+            value: e.to_string(),
+        })?;
         let policy = RetryPolicy::new(options.retry);
         Ok(Self {
             inner: Arc::new(Inner {
@@ -328,6 +323,7 @@ impl ArmClient {
             .inner
             .http
             .request(method.clone(), url.clone())
+            .timeout(self.inner.options.request_timeout)
             .header(AUTHORIZATION, authorization)
             .header(ACCEPT, "application/json")
             .header(CLIENT_REQUEST_ID, client_request_id)

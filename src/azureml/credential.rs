@@ -103,7 +103,7 @@ impl ManagedIdentityTokens {
     pub fn new(client_id: Option<String>) -> Result<Self, AuthError> {
         let options = ManagedIdentityCredentialOptions {
             user_assigned_id: client_id.clone().map(UserAssignedId::ClientId),
-            ..Default::default()
+            client_options: shared_transport_options()?,
         };
         let credential =
             ManagedIdentityCredential::new(Some(options)).map_err(|e| AuthError::Config {
@@ -196,6 +196,18 @@ pub fn credential_from_env(
     } else {
         Ok(Arc::new(DeveloperTokens::new()?))
     }
+}
+
+/// Client options whose transport is the process-wide HTTP client, so the token endpoint does not
+/// load the trust store a second time.
+pub fn shared_transport_options() -> Result<azure_core::http::ClientOptions, AuthError> {
+    let http = crate::http::shared_client().map_err(|e| AuthError::Config {
+        message: format!("http client: {e}"),
+    })?;
+    Ok(azure_core::http::ClientOptions {
+        transport: Some(azure_core::http::Transport::new(Arc::new(http))),
+        ..Default::default()
+    })
 }
 
 #[cfg(test)]

@@ -17,7 +17,7 @@ mod telemetry;
 pub use client::{ArmClient, ArmResponse};
 pub use credential::{
     ARM_SCOPE, AuthError, DeveloperTokens, ManagedIdentityTokens, StaticToken, TokenSource,
-    credential_from_env,
+    credential_from_env, shared_transport_options,
 };
 pub use error::ArmError;
 pub use lro::{LroOutcome, OperationKind, OperationRef};

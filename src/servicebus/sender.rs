@@ -19,7 +19,6 @@ use super::transport::ReqwestTransport;
 const ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// The crate insists on a SAS policy; in bearer mode the transport discards what it signs.
 const PLACEHOLDER_POLICY: &str = "bearer-token-in-use";
 const PLACEHOLDER_KEY: &str = "bearer-token-in-use";
@@ -197,15 +196,12 @@ impl MessageSender {
         settings: &ServiceBusSettings,
         provider: Option<Arc<dyn ServiceBusTokenProvider>>,
     ) -> Result<Self, SenderBuildError> {
-        // Title case + HTTP/1 only: .NET readers look up `Diagnostic-Id` case-sensitively.
-        let client = reqwest::Client::builder()
-            .http1_title_case_headers()
-            .http1_only()
-            .timeout(REQUEST_TIMEOUT)
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(|e| SenderBuildError::Http(error_chain(&e)))?;
-        let mut transport = ReqwestTransport::new(client, settings.endpoint_override().cloned());
+        // The shared client is HTTP/1 with title-case headers: .NET readers look up
+        // `Diagnostic-Id` case-sensitively.
+        let client =
+            crate::http::shared_client().map_err(|e| SenderBuildError::Http(error_chain(&e)))?;
+        let mut transport = ReqwestTransport::new(client, settings.endpoint_override().cloned())
+            .with_timeout(REQUEST_TIMEOUT);
         let (policy_name, key) = match (&provider, settings.auth()) {
             (None, ServiceBusAuth::SharedAccessKey { key_name, key }) => {
                 (key_name.clone(), key.clone())

@@ -37,9 +37,13 @@ impl CredentialTokenProvider {
 
     /// The Function App's managed identity; user-assigned when `client_id` is set.
     pub fn managed_identity(client_id: Option<String>) -> Result<Self, TokenError> {
+        let client_options =
+            crate::azureml::shared_transport_options().map_err(|e| TokenError {
+                message: format!("managed identity credential: {e}"),
+            })?;
         let options = ManagedIdentityCredentialOptions {
             user_assigned_id: client_id.map(UserAssignedId::ClientId),
-            ..Default::default()
+            client_options,
         };
         let credential = ManagedIdentityCredential::new(Some(options)).map_err(|e| TokenError {
             message: format!("managed identity credential: {e}"),

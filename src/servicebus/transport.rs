@@ -20,6 +20,8 @@ pub struct ReqwestTransport {
     client: reqwest::Client,
     endpoint_override: Option<Url>,
     bearer: Option<Arc<dyn ServiceBusTokenProvider>>,
+    /// Per request: the client is shared with callers that want other timeouts.
+    timeout: Option<std::time::Duration>,
 }
 
 impl fmt::Debug for ReqwestTransport {
@@ -41,7 +43,14 @@ impl ReqwestTransport {
             client,
             endpoint_override,
             bearer: None,
+            timeout: None,
         }
+    }
+
+    /// Gives up on a request after `timeout` (the crate itself has none).
+    pub fn with_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.timeout = Some(timeout);
+        self
     }
 
     /// Replaces the crate's SAS `Authorization` header with `Bearer <token>` from `provider`.
@@ -84,6 +93,9 @@ impl azure_core_legacy::HttpClient for ReqwestTransport {
             })?;
         let url = self.target_url(request.url());
         let mut builder = self.client.request(method, url.as_str());
+        if let Some(timeout) = self.timeout {
+            builder = builder.timeout(timeout);
+        }
         for (name, value) in request.headers().iter() {
             if self.bearer.is_some() && name.as_str() == "authorization" {
                 continue;
