@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::domain::spark::SparkDefaults;
 use crate::domain::{ScopeAllowList, WorkspaceId};
 
 pub const COMMANDS_QUEUE: &str = "pool-commands";
@@ -19,6 +20,8 @@ pub enum ConfigError {
         name: &'static str,
         hint: &'static str,
     },
+    #[error("Spark settings: {0}")]
+    Spark(String),
     #[error("{name}='{value}' is invalid: {problem}")]
     Invalid {
         name: &'static str,
@@ -43,6 +46,9 @@ pub struct BrokerSettings {
     pub lro_budget: Duration,
     /// `POOLBROKER_OPERATION_DEADLINE_SECS`: when a followed operation or job is given up on.
     pub operation_deadline: Duration,
+    /// Serverless Spark defaults and job polling (`POOLBROKER_SPARK_*`,
+    /// `POOLBROKER_SERVERLESS_IDENTITY`, `POOLBROKER_JOB_POLL_SECS`), checked at start-up.
+    pub spark: SparkDefaults,
 }
 
 impl BrokerSettings {
@@ -100,6 +106,8 @@ impl BrokerSettings {
                 .unwrap_or_else(|| REPLIES_QUEUE.into()),
             lro_budget: seconds("POOLBROKER_LRO_BUDGET_SECS", 20)?,
             operation_deadline: seconds("POOLBROKER_OPERATION_DEADLINE_SECS", 6 * 3600)?,
+            spark: SparkDefaults::from_lookup(&lookup)
+                .map_err(|e| ConfigError::Spark(e.to_string()))?,
         })
     }
 }

@@ -18,21 +18,21 @@ pub const ROUTES_FILE_SETTING: &str = "POOLBROKER_ROUTES_FILE";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    #[error("configuration: {0}")]
+    #[error("configuration")]
     Config(#[from] crate::config::ConfigError),
-    #[error("ARM configuration: {0}")]
+    #[error("ARM configuration")]
     ArmOptions(#[from] crate::azureml::OptionsError),
-    #[error("credentials: {0}")]
+    #[error("credentials")]
     Credential(#[from] crate::azureml::AuthError),
     #[error("ARM client: {0}")]
     Arm(Box<crate::azureml::ArmError>),
-    #[error("Service Bus configuration: {0}")]
+    #[error("Service Bus configuration")]
     ServiceBus(#[from] SettingsError),
-    #[error("Service Bus client: {0}")]
+    #[error("Service Bus client")]
     Sender(#[from] crate::servicebus::SenderBuildError),
-    #[error("event routing rules: {0}")]
+    #[error("event routing rules")]
     Routes(#[from] crate::hooks::RoutesError),
-    #[error("{CLEANUP_POLICY_SETTING}: {0}")]
+    #[error("{CLEANUP_POLICY_SETTING}")]
     Cleanup(#[from] crate::cleanup::CleanupSettingsError),
 }
 

@@ -37,12 +37,9 @@ impl From<SparkJobError> for EngineError {
 }
 
 impl Engine {
-    /// Spark settings from the app settings (`POOLBROKER_SPARK_*`, `POOLBROKER_SERVERLESS_IDENTITY`,
-    /// `POOLBROKER_JOB_POLL_SECS`). A bad value fails the command transiently: fixing the app
-    /// setting lets the redelivery through.
+    /// Spark settings, read and checked once at start-up with the other settings.
     pub fn spark_defaults(&self) -> Result<SparkDefaults, EngineError> {
-        SparkDefaults::from_lookup(|name| std::env::var(name).ok())
-            .map_err(|e| EngineError::Transient(format!("Spark settings: {e}")))
+        Ok(self.settings.spark.clone())
     }
 
     /// What `SubmitSparkJob` would do, without submitting: reads the workspace's computes (one

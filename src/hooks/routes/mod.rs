@@ -40,10 +40,11 @@ pub enum RoutesError {
         #[source]
         source: std::io::Error,
     },
+    // The message already carries the inner error; not a `#[source]`, or chained reports
+    // (`{:#}`) would print it twice.
     #[error("routes file {path}: {error}")]
     InFile {
         path: PathBuf,
-        #[source]
         error: Box<RoutesError>,
     },
     #[error("not valid YAML: {0}")]
