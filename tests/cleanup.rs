@@ -319,8 +319,11 @@ async fn dry_run_reports_what_would_be_detached_and_sends_no_delete() {
     put_compute(&world, "spark-fresh", POOL2, managed_until(&in_an_hour())).await;
 
     let expected = format!("expired at {past}");
+    // The timer may fire between the two attaches: wait for a run that saw both pools.
     let reports = reports_until(&world, |report| {
-        reason(workspace_entry(report), "to_detach", "spark-expired").is_some()
+        let entry = workspace_entry(report);
+        reason(entry, "to_detach", "spark-expired").is_some()
+            && entry["examined"].as_u64() == Some(2)
     })
     .await;
     let entry = workspace_entry(reports.last().expect("a report"));
