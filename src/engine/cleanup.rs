@@ -89,6 +89,7 @@ impl Engine {
                         "name": decision.name,
                         "reason": "already detached: no longer in the workspace (another run or a person detached it)",
                         "already_gone": true,
+                        "found_gone": "recheck",
                     }));
                     continue;
                 }
@@ -110,6 +111,7 @@ impl Engine {
                         "name": decision.name,
                         "reason": reason,
                         "already_gone": true,
+                        "found_gone": "detach",
                     }));
                 }
                 Ok(Outcome::Reply(_)) | Ok(Outcome::FollowUp(_)) => report
