@@ -491,3 +491,43 @@ async fn a_late_firing_detaches_the_same_way_and_says_it_was_past_due() {
     assert_eq!(detaches(&world).len(), 1);
     world.stop().await.unwrap();
 }
+
+/// The handler answers every invocation with `Server-Timing: handler;dur=…, arm;dur=…`: its own
+/// wall time and the part spent waiting on ARM (how the benchmark separates broker overhead from
+/// ARM latency).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_answers_server_timing_that_counts_its_wait_on_arm() {
+    let world = start_with(options_for(NEVER_IN_A_TEST, &[])).await;
+    let port = handler_port(&world).await;
+    // The run lists computes once and jobs once: 150 ms of ARM wait at the least.
+    world.arm.inject(FaultRule {
+        method: Some(Method::GET),
+        path_contains: "/computes".into(),
+        kind: FaultKind::Delay { ms: 150 },
+        times: 1,
+    });
+    let response = reqwest::Client::new()
+        .post(format!("http://127.0.0.1:{port}/workspace-cleanup"))
+        .json(&json!({"Data": {"timer": {"IsPastDue": false}}, "Metadata": {}}))
+        .send()
+        .await
+        .expect("the handler answers");
+    assert_eq!(response.status(), 200);
+    let header = response
+        .headers()
+        .get("server-timing")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .expect("a Server-Timing header");
+    let dur = |name: &str| -> f64 {
+        header
+            .split(", ")
+            .find_map(|m| m.strip_prefix(&format!("{name};dur=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} duration in {header:?}"))
+    };
+    let (handler, arm) = (dur("handler"), dur("arm"));
+    assert!(arm >= 150.0, "ARM wait {arm} ms in {header:?}");
+    assert!(handler >= arm, "{header:?}");
+    world.stop().await.unwrap();
+}

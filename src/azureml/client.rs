@@ -248,10 +248,26 @@ impl ArmClient {
             None => None,
         };
         let start = Instant::now();
+        let result = self
+            .send_with_retries(ctx, &method, url, body, deadline, start)
+            .await;
+        crate::telemetry::add_arm_wait(start.elapsed());
+        result
+    }
+
+    async fn send_with_retries(
+        &self,
+        ctx: &CallContext,
+        method: &Method,
+        url: &Url,
+        body: Option<Bytes>,
+        deadline: Option<Instant>,
+        start: Instant,
+    ) -> Result<ArmResponse, ArmError> {
         let mut retries = 0u32;
         loop {
             let attempt = self
-                .attempt(ctx, &method, url, body.clone(), retries)
+                .attempt(ctx, method, url, body.clone(), retries)
                 .await?;
             let (failure, hint) = match attempt {
                 Attempt::Done(response) => return Ok(response),

@@ -136,6 +136,7 @@ impl ArmClient {
                 // A zero sleep still waits for tokio's next timer tick (~1 ms).
                 if !wait.is_zero() {
                     tokio::time::sleep(wait).await;
+                    crate::telemetry::add_arm_wait(wait);
                 }
             }
             wait_first = true;

@@ -3,6 +3,8 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::telemetry::ServerTiming;
+
 /// What the handler answers the host. Always `application/json`: the host fails any other type.
 /// Output values are JSON objects or arrays, never bare strings, because the host base64-decodes
 /// string outputs that happen to look like base64.
@@ -14,6 +16,9 @@ pub struct InvocationResponse {
     pub logs: Vec<String>,
     #[serde(rename = "ReturnValue")]
     pub return_value: Value,
+    /// Answered as a `Server-Timing` header, not in the body.
+    #[serde(skip)]
+    pub timing: Option<ServerTiming>,
 }
 
 impl InvocationResponse {
@@ -35,6 +40,11 @@ impl InvocationResponse {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json; charset=utf-8"),
         );
+        if let Some(timing) = &self.timing {
+            response
+                .headers_mut()
+                .insert("server-timing", timing.header_value());
+        }
         response
     }
 }

@@ -33,7 +33,7 @@ pub async fn run(
 ) -> Result<InvocationResponse, HandlerError> {
     let logs = InvocationLogs::new();
     logs.scope(&span);
-    let result = work.instrument(span.clone()).await;
+    let (result, timing) = telemetry::measure(work.instrument(span.clone())).await;
     match &result {
         Ok(_) => {}
         Err(err) => {
@@ -56,6 +56,7 @@ pub async fn run(
         let mut captured = logs.take();
         captured.append(&mut response.logs);
         response.logs = captured;
+        response.timing = Some(timing);
         response
     })
 }

@@ -17,6 +17,7 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::config::LogFormat;
 use super::redact::{REDACTED, is_sensitive_key, redact_field};
+use super::span_fields::as_object;
 
 /// An event's `message` and its other fields, already redacted.
 #[derive(Default)]
@@ -108,11 +109,13 @@ fn now_rfc3339() -> String {
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }
 
-/// `{"name": …, <recorded fields, redacted>}`; `recorded` is the JSON object `JsonFields` kept.
+/// `{"name": …, <recorded fields, redacted>}`; `recorded` holds the JSON members
+/// [`AppendJsonFields`](super::span_fields::AppendJsonFields) kept.
 fn span_json(name: &str, recorded: Option<&str>) -> Value {
     let mut obj = Map::new();
     obj.insert("name".into(), name.into());
-    if let Some(Ok(Value::Object(map))) = recorded.map(serde_json::from_str::<Value>) {
+    let parsed = recorded.map(|members| serde_json::from_str::<Value>(&as_object(members)));
+    if let Some(Ok(Value::Object(map))) = parsed {
         for (k, v) in map {
             let v = match v {
                 Value::String(sv) => Value::String(redact_field(&k, &sv)),

@@ -15,7 +15,6 @@ use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{LevelFilter, Targets, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
-use tracing_subscriber::fmt::format::JsonFields;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -25,6 +24,7 @@ use super::config::{SamplerConfig, TelemetryConfig};
 use super::format::LineFormat;
 use super::metrics::metrics;
 use super::processor::RedactingProcessor;
+use super::span_fields::AppendJsonFields;
 
 const SCOPE: &str = "poolbroker";
 
@@ -131,7 +131,7 @@ where
         .event_format(LineFormat {
             format: config.log_format,
         })
-        .fmt_fields(JsonFields::new())
+        .fmt_fields(AppendJsonFields)
         .with_writer(writer)
         .with_filter(log_filter);
     // The capture layer must see invocation spans even when the log filter hides their level.

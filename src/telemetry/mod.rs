@@ -42,6 +42,8 @@ mod metrics;
 mod processor;
 mod propagation;
 mod redact;
+mod server_timing;
+mod span_fields;
 mod spans;
 
 pub use capture::InvocationLogs;
@@ -54,6 +56,7 @@ pub use propagation::{
     propagation_properties, set_parent,
 };
 pub use redact::{REDACTED, is_sensitive_key, redact_text, redact_url};
+pub use server_timing::{ServerTiming, add_arm_wait, measure};
 pub use spans::{
     Trigger, arm_request_span, fields, invocation_span, record_error, servicebus_send_span,
 };

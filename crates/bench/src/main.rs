@@ -258,16 +258,28 @@ async fn run(args: Args, tls: tls::TlsMaterial, work: &Path) -> anyhow::Result<(
         plan.overhead_cycles
     ));
     let overhead = figures::overhead::run(&binary, &arm, work, plan.overhead_cycles).await?;
-    let all = overhead.all_overhead_ms();
-    let all_summary = ms_summary(&all);
+    let inside = ms_summary(&overhead.all_inside_ms());
     rows.push(
         Row::new(
-            "broker overhead per invocation (all 5 kinds)",
+            "broker overhead per invocation, inside the handler (`Server-Timing`: handler − ARM wait; all 5 kinds)",
             "ms",
-            all_summary,
+            inside,
         )
-        .target("p99 ≤ 1 ms", all_summary.map(|s| s.p99 <= 1.0)),
+        .target("p99 ≤ 1 ms", inside.map(|s| s.p99 <= 1.0)),
     );
+    for op in Op::ALL {
+        let samples = overhead.inside_ms.get(&op).cloned().unwrap_or_default();
+        rows.push(Row::new(
+            format!("  inside the handler: {}", op.label()),
+            "ms",
+            ms_summary(&samples),
+        ));
+    }
+    rows.push(Row::new(
+        "broker overhead seen from the host (end to end − ARM emulator time; adds every loopback hop)",
+        "ms",
+        ms_summary(&overhead.all_overhead_ms()),
+    ));
     rows.push(Row::new(
         "  of which the host → handler HTTP hop (`GET /` round trip)",
         "ms",
@@ -276,7 +288,7 @@ async fn run(args: Args, tls: tls::TlsMaterial, work: &Path) -> anyhow::Result<(
     for op in Op::ALL {
         let samples = overhead.overhead_ms.get(&op).cloned().unwrap_or_default();
         rows.push(Row::new(
-            format!("  overhead: {}", op.label()),
+            format!("  seen from the host: {}", op.label()),
             "ms",
             ms_summary(&samples),
         ));
@@ -296,6 +308,16 @@ async fn run(args: Args, tls: tls::TlsMaterial, work: &Path) -> anyhow::Result<(
                 .unwrap_or_default(),
         );
     }
+    raw.insert(
+        "overhead_inside_handler_ms".into(),
+        serde_json::to_value(
+            overhead
+                .inside_ms
+                .iter()
+                .map(|(k, v)| (k.key(), v))
+                .collect::<BTreeMap<_, _>>(),
+        )?,
+    );
     raw.insert(
         "overhead_ms".into(),
         serde_json::to_value(
