@@ -685,3 +685,58 @@ async fn a_failed_attach_is_reported_and_an_identical_reattach_tries_again() {
     assert_eq!(compute_requests(&world, "PUT", "spark-fail").len(), 2);
     world.stop().await.unwrap();
 }
+
+/// A workspace with more pools than one Service Bus message can carry: the reply still arrives,
+/// says it is truncated, gives the total, and stays under the 256 KB message limit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn list_of_more_pools_than_fit_in_a_message_is_truncated_and_says_so() {
+    let mut options = options();
+    options.emulator.throttling = false;
+    let world = start_with(options).await;
+    let count = 300;
+    let description = "x".repeat(600);
+    for i in 0..count {
+        let pool = [POOL1, POOL2][i % 2];
+        let (status, body) = arm_request(
+            &world,
+            Method::PUT,
+            &format!("{WORKSPACE_ID}/computes/spark-m{i}x?api-version={API_VERSION}"),
+            Some(&json!({
+                "location": "eastus2",
+                "properties": {
+                    "computeType": "SynapseSpark",
+                    "resourceId": pool,
+                    "description": description,
+                }
+            })),
+        )
+        .await;
+        assert!(matches!(status, 200 | 201), "{status}: {body}");
+    }
+
+    let id = send_json(&world, &envelope("ListPools", json!({})));
+    let message = receive_matching(&world, REPLIES, WAIT, |m| {
+        m.message.correlation_id.as_deref() == Some(id.as_str())
+    })
+    .await
+    .expect("a reply");
+    assert!(
+        message.message.body.len() < 256 * 1024,
+        "reply of {} bytes",
+        message.message.body.len()
+    );
+    let reply = json_body(&message);
+    assert_succeeded(&reply);
+    assert_eq!(reply["truncated"], true, "{}", reply["message"]);
+    assert_eq!(reply["total"], json!(count));
+    let listed = reply["resources"].as_array().map_or(0, Vec::len);
+    assert!(listed > 0 && listed < count, "{listed} of {count} listed");
+    assert!(
+        reply["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(&format!("{listed} of {count} pools listed"))),
+        "{}",
+        reply["message"]
+    );
+    world.stop().await.unwrap();
+}
