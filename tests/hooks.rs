@@ -104,6 +104,10 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+const CALLER_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const CALLER_SPAN_ID: &str = "00f067aa0ba902b7";
+const CALLER_TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
 /// The MessageId / idempotencyKey docs/hooks.md promises: `evt-` + hex(sha256(source|id)).
 fn expected_message_id(source: &str, id: &str) -> String {
     format!(
@@ -407,10 +411,13 @@ async fn cloudevents_batch_and_binary_mode_enqueue_one_command_per_event() {
     ]);
     let answer = post(
         &world,
-        &[(
-            "Content-Type",
-            "application/cloudevents-batch+json; charset=utf-8",
-        )],
+        &[
+            (
+                "Content-Type",
+                "application/cloudevents-batch+json; charset=utf-8",
+            ),
+            ("traceparent", CALLER_TRACEPARENT),
+        ],
         &batch.to_string(),
     )
     .await;
@@ -429,6 +436,18 @@ async fn cloudevents_batch_and_binary_mode_enqueue_one_command_per_event() {
     for (id, pool) in ids.iter().zip(["ghost-a", "ghost-b"]) {
         let rejected = rejected_for(&world, id).await;
         assert_eq!(rejected["error"]["code"], "PoolNotFound", "{rejected:#}");
+        // Sent by the handler itself: the event-derived MessageId (Service Bus duplicate
+        // detection) and the caller's trace, continued, on the message.
+        let original = &rejected["originalMessage"];
+        assert_eq!(original["messageId"], id.as_str(), "{original:#}");
+        let traceparent = original["applicationProperties"]["traceparent"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            traceparent.starts_with(&format!("00-{CALLER_TRACE_ID}-"))
+                && !traceparent.contains(CALLER_SPAN_ID),
+            "traceparent {traceparent:?} should continue the caller's trace in a new span: {original:#}"
+        );
         let envelope = original_envelope(&rejected);
         assert_eq!(envelope["kind"], "ShowPool");
         assert_eq!(envelope["workspace"], WORKSPACE_ID);

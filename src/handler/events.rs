@@ -1,5 +1,8 @@
 //! `pipeline-events` (HTTP trigger on `/api/events`): upstream events become commands on the
-//! `pool-commands` queue through the `commands` output binding.
+//! `pool-commands` queue. With a Service Bus sender configured (as deployed) the handler sends
+//! them itself, so each message carries the event-derived `MessageId` (Service Bus duplicate
+//! detection) and a `traceparent` (the command's invocation joins this trace); without one, the
+//! `commands` output binding carries the bodies.
 
 use axum::extract::State;
 use axum::http::HeaderMap;
@@ -9,10 +12,12 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use super::error::HandlerError;
+use super::pool_commands::send_traced;
 use super::state::AppState;
 use super::traced;
 use crate::functions::{InvocationError, InvocationRequest, InvocationResponse, decode_string};
 use crate::hooks::{self, HookOutcome, HookRequest};
+use crate::servicebus::OutboundMessage;
 use crate::telemetry::{self, Trigger};
 
 const REQUEST_BINDING: &str = "req";
@@ -49,8 +54,8 @@ async fn process(
     if let HookOutcome::Enqueue { commands, .. } = &outcome
         && !commands.is_empty()
     {
-        // Output bindings carry bodies only (no MessageId or properties), so the de-duplication
-        // key travels inside the envelope.
+        // The de-duplication key also travels inside the envelope: it outlives Service Bus'
+        // duplicate-detection window, and output bindings carry bodies only.
         let bodies: Vec<Value> = commands
             .iter()
             .map(|c| {
@@ -62,7 +67,30 @@ async fn process(
                 body
             })
             .collect();
-        response = response.with_output(COMMANDS_BINDING, Value::Array(bodies));
+        match &state.inner.sender {
+            Some(sender) => {
+                let queue = &state.inner.engine.settings().commands_queue;
+                for (command, body) in commands.iter().zip(&bodies) {
+                    let message = OutboundMessage {
+                        body: body.to_string(),
+                        content_type: Some("application/json".into()),
+                        message_id: Some(command.message_id.clone()),
+                        subject: body["kind"].as_str().map(str::to_owned),
+                        ..OutboundMessage::default()
+                    };
+                    // A failed send answers 503 so the sender retries the delivery; commands
+                    // already sent keep their MessageId and idempotencyKey, so the retry
+                    // cannot run them twice.
+                    send_traced(sender, queue, message).await.map_err(|e| {
+                        HandlerError::Transient(format!(
+                            "could not enqueue the command for event '{}' on '{queue}': {e}",
+                            command.event_id
+                        ))
+                    })?;
+                }
+            }
+            None => response = response.with_output(COMMANDS_BINDING, Value::Array(bodies)),
+        }
         response.logs.push(format!(
             "{} command(s) enqueued from events",
             commands.len()

@@ -286,7 +286,7 @@ async fn schedule_follow_up(
 
 /// A PRODUCER span per send; the message carries that span's context, so the consumer of a reply
 /// or follow-up continues (or links to) this trace.
-async fn send_traced(
+pub(super) async fn send_traced(
     sender: &MessageSender,
     queue: &str,
     mut message: OutboundMessage,
