@@ -105,18 +105,7 @@ async fn running_job_on(world: &LocalWorld, job: &str, compute: &str) {
         world,
         Method::PUT,
         &format!("{WORKSPACE_ID}/jobs/{job}?api-version={API_VERSION}"),
-        Some(&json!({"properties": {
-            "jobType": "Spark",
-            "codeId": format!("{WORKSPACE_ID}/codes/etl/versions/1"),
-            "entry": {"sparkJobEntryType": "SparkJobPythonEntry", "file": "etl.py"},
-            "conf": {
-                "spark.driver.cores": 1, "spark.driver.memory": "2g",
-                "spark.executor.cores": 2, "spark.executor.memory": "2g",
-                "spark.executor.instances": 2
-            },
-            "computeId": compute_id(compute),
-            "identity": {"identityType": "AMLToken"}
-        }})),
+        Some(&spark_job_on(compute)),
     )
     .await;
     assert!(matches!(status, 200 | 201), "{status}: {body:#}");

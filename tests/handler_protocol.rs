@@ -325,14 +325,8 @@ async fn an_http_trigger_round_trip_answers_the_event_grid_handshake() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_crash_mid_invocation_is_restarted_and_the_message_redelivered() {
     let world = start().await;
-    // The first subscriber sees everything since the host started, handler start included.
     let mut events = world.host.subscribe();
-    let first_pid = next_event(&mut events, WAIT, |e| match e {
-        HostEvent::HandlerStarted { pid, .. } => Some(*pid),
-        _ => None,
-    })
-    .await
-    .expect("the handler was started");
+    let first_pid = started_handler_pid(&mut events).await;
     world.arm.inject(FaultRule {
         method: Some(http::Method::PUT),
         path_contains: "/computes/spark-crash".into(),
@@ -410,12 +404,7 @@ async fn a_crash_while_following_the_operation_still_ends_with_the_final_state()
     options.emulator.retry_after_secs = 1;
     let world = start_with(options).await;
     let mut events = world.host.subscribe();
-    let first_pid = next_event(&mut events, WAIT, |e| match e {
-        HostEvent::HandlerStarted { pid, .. } => Some(*pid),
-        _ => None,
-    })
-    .await
-    .expect("the handler was started");
+    let first_pid = started_handler_pid(&mut events).await;
     let id = send_json(&world, &attach("spark-midop", POOL1, None));
     let operation = eventually("the first operation poll", WAIT, || {
         world

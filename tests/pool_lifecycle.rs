@@ -416,21 +416,6 @@ async fn detach_sends_underlying_resource_action_detach_then_show_is_not_found()
     world.stop().await.unwrap();
 }
 
-fn spark_job_on(compute: &str) -> Value {
-    json!({"properties": {
-        "jobType": "Spark",
-        "codeId": format!("{WORKSPACE_ID}/codes/etl/versions/1"),
-        "entry": {"sparkJobEntryType": "SparkJobPythonEntry", "file": "etl.py"},
-        "conf": {
-            "spark.driver.cores": 1, "spark.driver.memory": "2g",
-            "spark.executor.cores": 2, "spark.executor.memory": "2g",
-            "spark.executor.instances": 2
-        },
-        "computeId": compute_id(compute),
-        "identity": {"identityType": "AMLToken"}
-    }})
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detach_is_refused_while_a_job_runs_unless_forced() {
     let world = start().await;

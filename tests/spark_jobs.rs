@@ -6,7 +6,6 @@ mod common;
 
 use azureml_emulator::{FaultKind, FaultRule, RecordedRequest};
 use common::*;
-use functions_host::HostEvent;
 use poolbroker::domain::WorkspaceId;
 use poolbroker::domain::spark::derive_job_name;
 use poolbroker::local::LocalWorld;
@@ -362,12 +361,7 @@ async fn the_same_message_delivered_three_times_submits_one_job() {
 async fn a_crash_between_submit_and_reply_still_gives_one_job_and_a_reply() {
     let world = start_with(fast_polling()).await;
     let mut events = world.host.subscribe();
-    let first_pid = next_event(&mut events, WAIT, |e| match e {
-        HostEvent::HandlerStarted { pid, .. } => Some(*pid),
-        _ => None,
-    })
-    .await
-    .expect("the handler was started");
+    let first_pid = started_handler_pid(&mut events).await;
     // The job PUT is held long enough to kill the handler while it waits for the answer.
     world.arm.inject(FaultRule {
         method: Some(http::Method::PUT),

@@ -24,11 +24,6 @@ pub struct ServerTiming {
 }
 
 impl ServerTiming {
-    /// The time that was poolbroker's own.
-    pub fn overhead(&self) -> Duration {
-        self.total.saturating_sub(self.arm)
-    }
-
     pub fn header_value(&self) -> HeaderValue {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         let text = format!(
@@ -76,10 +71,6 @@ mod tests {
         })
         .await;
         assert_eq!(timing.arm, Duration::from_millis(3));
-        assert_eq!(
-            timing.overhead(),
-            timing.total.saturating_sub(Duration::from_millis(3))
-        );
     }
 
     #[test]

@@ -21,14 +21,8 @@ pub(crate) struct AppendJsonFields;
 
 impl<'writer> FormatFields<'writer> for AppendJsonFields {
     fn format_fields<R: RecordFields>(&self, writer: Writer<'writer>, fields: R) -> fmt::Result {
-        let mut members = Members {
-            out: String::new(),
-            result: Ok(()),
-        };
-        fields.record(&mut members);
-        members.result?;
         let mut writer = writer;
-        writer.write_str(&members.out)
+        writer.write_str(&members_of(fields)?)
     }
 
     fn add_fields(
@@ -36,21 +30,23 @@ impl<'writer> FormatFields<'writer> for AppendJsonFields {
         current: &'writer mut FormattedFields<Self>,
         fields: &Record<'_>,
     ) -> fmt::Result {
-        let mut members = Members {
-            out: String::new(),
-            result: Ok(()),
-        };
-        fields.record(&mut members);
-        members.result?;
-        if members.out.is_empty() {
-            return Ok(());
-        }
-        if !current.fields.is_empty() {
+        let members = members_of(fields)?;
+        if !members.is_empty() && !current.fields.is_empty() {
             current.fields.push(',');
         }
-        current.fields.push_str(&members.out);
+        current.fields.push_str(&members);
         Ok(())
     }
+}
+
+/// `"k":v,"k2":v2` for the recorded fields.
+fn members_of(fields: impl RecordFields) -> Result<String, fmt::Error> {
+    let mut members = Members {
+        out: String::new(),
+        result: Ok(()),
+    };
+    fields.record(&mut members);
+    members.result.map(|()| members.out)
 }
 
 /// The members as a JSON object, ready to parse: `{` + members + `}`.
@@ -140,8 +136,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn fields_recorded_later_are_appended_and_the_latest_value_wins() {
+    /// The fields the fmt layer kept for each span that closed while `spans` ran.
+    fn kept_while(spans: impl FnOnce()) -> Vec<String> {
         let kept = Kept::default();
         let subscriber = tracing_subscriber::registry()
             .with(
@@ -150,7 +146,13 @@ mod tests {
                     .with_writer(std::io::sink),
             )
             .with(kept.clone());
-        tracing::subscriber::with_default(subscriber, || {
+        tracing::subscriber::with_default(subscriber, spans);
+        kept.0.lock().map(|k| k.clone()).unwrap_or_default()
+    }
+
+    #[test]
+    fn fields_recorded_later_are_appended_and_the_latest_value_wins() {
+        let kept = kept_while(|| {
             let span = tracing::info_span!(
                 "invocation",
                 kind = "AttachPool",
@@ -164,7 +166,6 @@ mod tests {
             span.record("outcome", "succeeded");
             drop(span);
         });
-        let kept = kept.0.lock().map(|k| k.clone()).unwrap_or_default();
         assert_eq!(kept.len(), 1, "{kept:?}");
         let parsed: Value = serde_json::from_str(&as_object(&kept[0])).expect("valid JSON");
         assert_eq!(
@@ -176,18 +177,7 @@ mod tests {
 
     #[test]
     fn non_finite_floats_stay_valid_json() {
-        let kept = Kept::default();
-        let subscriber = tracing_subscriber::registry()
-            .with(
-                tracing_subscriber::fmt::layer()
-                    .fmt_fields(AppendJsonFields)
-                    .with_writer(std::io::sink),
-            )
-            .with(kept.clone());
-        tracing::subscriber::with_default(subscriber, || {
-            drop(tracing::info_span!("s", x = f64::INFINITY));
-        });
-        let kept = kept.0.lock().map(|k| k.clone()).unwrap_or_default();
+        let kept = kept_while(|| drop(tracing::info_span!("s", x = f64::INFINITY)));
         let parsed: Value = serde_json::from_str(&as_object(&kept[0])).expect("valid JSON");
         assert_eq!(parsed, json!({"x": "inf"}));
     }

@@ -333,3 +333,30 @@ pub fn pending_commands(world: &LocalWorld, correlation_id: &str) -> Vec<Receive
         .filter(|m| m.message.correlation_id.as_deref() == Some(correlation_id))
         .collect()
 }
+
+/// The pid of the handler process the host started (the first subscriber sees everything since
+/// the host started, handler start included).
+pub async fn started_handler_pid(events: &mut broadcast::Receiver<HostEvent>) -> u32 {
+    next_event(events, WAIT, |e| match e {
+        HostEvent::HandlerStarted { pid, .. } => Some(*pid),
+        _ => None,
+    })
+    .await
+    .expect("the handler was started")
+}
+
+/// The ARM body of a Spark job on an attached compute, as an ARM client would PUT it.
+pub fn spark_job_on(compute: &str) -> Value {
+    json!({"properties": {
+        "jobType": "Spark",
+        "codeId": format!("{WORKSPACE_ID}/codes/etl/versions/1"),
+        "entry": {"sparkJobEntryType": "SparkJobPythonEntry", "file": "etl.py"},
+        "conf": {
+            "spark.driver.cores": 1, "spark.driver.memory": "2g",
+            "spark.executor.cores": 2, "spark.executor.memory": "2g",
+            "spark.executor.instances": 2
+        },
+        "computeId": compute_id(compute),
+        "identity": {"identityType": "AMLToken"}
+    }})
+}
