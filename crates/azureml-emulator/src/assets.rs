@@ -344,6 +344,14 @@ pub(crate) fn put_version(
         return Ok(json_response(StatusCode::OK, &existing.resource));
     }
     let mut stored = props;
+    // `properties` is a string map in the spec; azure-ai-ml sends hash_version as a number.
+    if let Some(Value::Object(bag)) = stored.get_mut("properties") {
+        for v in bag.values_mut() {
+            if !v.is_string() && !v.is_null() {
+                *v = Value::String(v.to_string());
+            }
+        }
+    }
     stored.entry("isAnonymous").or_insert(json!(false));
     stored.entry("isArchived").or_insert(json!(false));
     stored.entry("tags").or_insert(json!({}));
