@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use serde_yaml_ng::{Mapping, Value as Yaml};
 
-use super::duration::parse_duration;
-use crate::domain::WorkspaceId;
+use crate::domain::{Ttl, WorkspaceId};
 
 /// The setting that holds the cleanup policy (JSON or YAML).
 pub const CLEANUP_POLICY_SETTING: &str = "POOLBROKER_CLEANUP_POLICY";
@@ -163,7 +162,8 @@ fn parse_entry(item: Yaml, at: &str) -> Result<WorkspacePolicy, CleanupSettingsE
     let idle_after = match mapping.remove("idle_after") {
         None | Some(Yaml::Null) => None,
         Some(Yaml::String(text)) => Some(
-            parse_duration(text.trim())
+            Ttl::parse(text.trim())
+                .map(|ttl| ttl.std_duration())
                 .map_err(|error| field_error(&format!("{at}.idle_after"), error.to_string()))?,
         ),
         Some(_) => {
