@@ -8,6 +8,7 @@ mod error;
 mod jobs;
 mod outcome;
 mod pools;
+mod scopes;
 mod workspace;
 
 pub use cleanup::CleanupReport;
@@ -54,6 +55,7 @@ impl Engine {
         ctx: &CommandContext,
     ) -> Result<Outcome, EngineError> {
         let workspace = self.resolve_workspace(envelope)?;
+        self.check_referenced_ids(envelope)?;
         let arm = self.arm_for(ctx);
         let kind = envelope.command.kind();
         let run = pools::PoolRun {

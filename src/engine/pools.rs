@@ -206,6 +206,7 @@ impl PoolRun<'_> {
                 ),
             )));
         }
+        self.check_operation_url(&op.operation.url)?;
         let operation = azureml::OperationRef {
             url: op.operation.url.clone(),
             kind: match op.operation.kind {
@@ -221,6 +222,32 @@ impl PoolRun<'_> {
             .resume(&operation, self.arm.options().lro.budget)
             .await;
         self.finish(op.action.clone(), outcome, Some(op))
+    }
+
+    /// A follow-up's operation URL must be an ARM operation of the workspace's subscription on
+    /// the configured ARM endpoint: the broker polls it with its own token.
+    fn check_operation_url(&self, raw: &str) -> Result<(), EngineError> {
+        let endpoint = &self.arm.options().endpoint;
+        let inside =
+            format!("/subscriptions/{}/", self.workspace.subscription_id()).to_ascii_lowercase();
+        let ok = url::Url::parse(raw).is_ok_and(|u| {
+            u.origin() == endpoint.origin()
+                && u.path().to_ascii_lowercase().starts_with(&inside)
+                && !u.path().split('/').any(|seg| seg == "..")
+        });
+        if ok {
+            return Ok(());
+        }
+        Err(Rejection::new(
+            "OperationUrlNotAllowed",
+            format!(
+                "spec.operation.url: the broker follows only ARM operations of subscription {} on {}",
+                self.workspace.subscription_id(),
+                endpoint.origin().ascii_serialization()
+            ),
+        )
+        .field("spec.operation.url", "not an ARM operation inside the allowed scopes")
+        .into())
     }
 
     /// Turns an operation's state into the reply, or into a follow-up when it is still running.
@@ -241,6 +268,21 @@ impl PoolRun<'_> {
                     EngineError::Rejected(error) => Ok(Outcome::Reply(Reply::failed(kind, *error))),
                     transient => Err(transient),
                 };
+            }
+            // ARM accepted the write, but where it said to watch the operation is not somewhere
+            // the broker will send its token: the change may well be happening, so this is not
+            // a rejection ("nothing changed") but a failure to follow it.
+            Err(err @ (ArmError::ForeignUrl { .. } | ArmError::InvalidResponse { .. })) => {
+                return Ok(Outcome::Reply(Reply::failed(
+                    kind,
+                    Rejection::new(
+                        "OperationNotFollowed",
+                        format!(
+                            "ARM accepted the change to '{}' but its operation could not be followed: {err}; check the compute with ShowPool",
+                            action.name().as_str()
+                        ),
+                    ),
+                )));
             }
             Err(err) => return Err(err.into()),
         };
@@ -277,10 +319,11 @@ impl PoolRun<'_> {
                         },
                     ),
                 };
-                let delay = op
-                    .retry_after
-                    .unwrap_or(self.arm.options().lro.default_poll_interval)
-                    .max(Duration::from_secs(1));
+                let delay = follow_up_delay(
+                    op.retry_after,
+                    self.arm.options().lro.default_poll_interval,
+                    deadline - self.ctx.now,
+                );
                 let follow = AwaitOperation {
                     operation: OperationRef {
                         url: op.url,
@@ -367,6 +410,24 @@ impl PoolRun<'_> {
     }
 }
 
+/// The longest a follow-up is put off, whatever `Retry-After` says: ARM asks for seconds to a
+/// minute; a larger value is a fault (or a hostile answer) that must not park an operation for days.
+pub(super) const MAX_FOLLOW_UP_DELAY: Duration = Duration::from_secs(10 * 60);
+
+/// When to look at a running operation again: ARM's hint (else the default), at least a second,
+/// at most [`MAX_FOLLOW_UP_DELAY`] and never past the deadline (so that follow-up can report it).
+pub(super) fn follow_up_delay(
+    hint: Option<Duration>,
+    default: Duration,
+    until_deadline: time::Duration,
+) -> Duration {
+    let left = Duration::try_from(until_deadline).unwrap_or(Duration::ZERO);
+    hint.unwrap_or(default)
+        .min(MAX_FOLLOW_UP_DELAY)
+        .min(left + Duration::from_secs(1))
+        .max(Duration::from_secs(1))
+}
+
 /// First wait before re-reading a compute whose operation is running; ARM sends no
 /// `Retry-After` on a resource GET.
 const FIRST_SETTLE_POLL: Duration = Duration::from_secs(1);
@@ -404,4 +465,29 @@ fn parse_pool(value: &Value) -> Result<AttachedPool, EngineError> {
     // ARM sent something that is not a compute: retrying won't fix it, and it's not the sender's fault.
     AttachedPool::from_arm(value)
         .map_err(|e| EngineError::from(Rejection::new("UnexpectedArmResponse", e.to_string())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follow_up_delay_is_bounded_by_the_cap_and_the_deadline() {
+        let s = Duration::from_secs;
+        let hours = time::Duration::hours(6);
+        assert_eq!(
+            follow_up_delay(Some(s(999_999)), s(5), hours),
+            MAX_FOLLOW_UP_DELAY
+        );
+        assert_eq!(follow_up_delay(None, s(5), hours), s(5));
+        assert_eq!(follow_up_delay(Some(s(0)), s(5), hours), s(1));
+        assert_eq!(
+            follow_up_delay(Some(s(300)), s(5), time::Duration::seconds(30)),
+            s(31)
+        );
+        assert_eq!(
+            follow_up_delay(Some(s(300)), s(5), time::Duration::seconds(-30)),
+            s(1)
+        );
+    }
 }
