@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::field_error::{FieldError, FieldErrors, quote};
 use super::reader::{Fields, StrictError, strict_json, strict_yaml};
+use super::spark::JobName;
 use super::specs::attach_pool::{self, AttachPoolSpec, SYNAPSE_SPARK};
 use super::specs::await_operation::{self, AwaitOperation, EncodeError};
 use super::specs::detach_pool::{self, DetachPoolSpec};
@@ -45,7 +46,7 @@ pub enum Command {
     ShowPool(ShowPoolSpec),
     ListPools(ListPoolsSpec),
     SubmitSparkJob(RawSpec),
-    CancelSparkJob { name: String },
+    CancelSparkJob { name: JobName },
     AwaitOperation(AwaitOperation),
     TrackSparkJob(TrackSparkJob),
 }
