@@ -14,7 +14,7 @@ mod workspace;
 pub use cleanup::CleanupReport;
 pub use context::CommandContext;
 pub use error::{EngineError, Rejection};
-pub use outcome::{FollowUp, Outcome, Reply, ReplyStatus};
+pub use outcome::{DEFERRED_SINCE_PROPERTY, FollowUp, Outcome, Reply, ReplyStatus};
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -60,6 +60,7 @@ impl Engine {
         let kind = envelope.command.kind();
         let run = pools::PoolRun {
             engine: self,
+            envelope,
             arm: &arm,
             workspace: &workspace,
             ctx,

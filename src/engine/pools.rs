@@ -21,6 +21,8 @@ pub const MANAGED_TAG: &str = "poolbroker-managed";
 
 pub(super) struct PoolRun<'a> {
     pub engine: &'a Engine,
+    /// The command as received, for putting it off while its compute is busy.
+    pub envelope: &'a Envelope,
     pub arm: &'a ArmClient,
     pub workspace: &'a WorkspaceId,
     pub ctx: &'a CommandContext,
@@ -33,7 +35,10 @@ impl PoolRun<'_> {
         desired.tags.insert(MANAGED_TAG.into(), "true".into());
         let name = &desired.name;
         let current = match self.current(name).await? {
-            Some(pool) => self.settled(name, pool).await?,
+            Some(pool) => match self.settled(name, pool).await? {
+                Settled::Ready(pool) => pool,
+                Settled::Busy(state) => return self.defer(name, &state),
+            },
             None => None,
         };
         if let Some(current) = current {
@@ -85,8 +90,10 @@ impl PoolRun<'_> {
     ) -> Result<Outcome, EngineError> {
         let name = &spec.name;
         let current = self.require(name).await?;
-        let Some(current) = self.settled(name, current).await? else {
-            return Err(not_attached(name, self.workspace));
+        let current = match self.settled(name, current).await? {
+            Settled::Ready(Some(pool)) => pool,
+            Settled::Ready(None) => return Err(not_attached(name, self.workspace)),
+            Settled::Busy(state) => return self.defer(name, &state),
         };
         if identity_matches(Some(&spec.identity), current.identity.as_ref())
             && provisioned(&current)
@@ -123,7 +130,23 @@ impl PoolRun<'_> {
                 )));
             }
         }
-        let outcome = match self.arm.detach_compute(self.workspace, name).await {
+        let mut outcome = self.arm.detach_compute(self.workspace, name).await;
+        // 409: an operation is running on the compute, typically the DELETE of an earlier
+        // delivery of this very command whose follow-up was lost. Wait for it like attach does,
+        // then detach (again) only if the compute is still there.
+        if matches!(&outcome, Err(e) if e.status() == Some(409)) {
+            let Some(pool) = self.current(name).await? else {
+                return Ok(Outcome::Reply(self.detached_reply(name)));
+            };
+            match self.settled(name, pool).await? {
+                Settled::Ready(None) => return Ok(Outcome::Reply(self.detached_reply(name))),
+                Settled::Ready(Some(_)) => {
+                    outcome = self.arm.detach_compute(self.workspace, name).await;
+                }
+                Settled::Busy(state) => return self.defer(name, &state),
+            }
+        }
+        let outcome = match outcome {
             Ok(None) => {
                 let mut reply = Reply::succeeded(self.kind).with_message(format!(
                     "'{name}' is not attached to workspace {}: nothing to detach",
@@ -266,13 +289,13 @@ impl PoolRun<'_> {
             // ARM accepted the write, but where it said to watch the operation is not somewhere
             // the broker will send its token: the change may well be happening, so this is not
             // a rejection ("nothing changed") but a failure to follow it.
-            Err(err @ (ArmError::ForeignUrl { .. } | ArmError::InvalidResponse { .. })) => {
+            Err(err @ ArmError::Unfollowable { .. }) => {
                 return Ok(Outcome::Reply(Reply::failed(
                     kind,
                     Rejection::new(
                         "OperationNotFollowed",
                         format!(
-                            "ARM accepted the change to '{}' but its operation could not be followed: {err}; check the compute with ShowPool",
+                            "'{}': {err}; check the compute with ShowPool",
                             action.name().as_str()
                         ),
                     ),
@@ -337,6 +360,7 @@ impl PoolRun<'_> {
                     envelope,
                     delay,
                     kind: kind.to_owned(),
+                    deferred_since: None,
                 }))
             }
         }
@@ -355,6 +379,45 @@ impl PoolRun<'_> {
             .ok_or_else(|| not_attached(name, self.workspace))
     }
 
+    fn detached_reply(&self, name: &ComputeName) -> Reply {
+        Reply::succeeded(self.kind).with_message(format!(
+            "detached '{name}' from workspace {}; the Synapse pool itself is untouched",
+            self.workspace.name()
+        ))
+    }
+
+    /// Puts the command off while an earlier operation on its compute runs: the same command is
+    /// scheduled again and this delivery completes, so a long operation neither burns the
+    /// message's deliveries nor holds an invocation for a whole budget. Past the operation
+    /// deadline (counted from the first deferral) it is given up with a `Failed` reply.
+    fn defer(&self, name: &ComputeName, state: &str) -> Result<Outcome, EngineError> {
+        let since = self.ctx.deferred_since.unwrap_or(self.ctx.now);
+        let deadline = since + self.engine.settings.operation_deadline;
+        if self.ctx.now > deadline {
+            return Ok(Outcome::Reply(Reply::failed(
+                self.kind,
+                Rejection::new(
+                    "OperationDeadlineExceeded",
+                    format!(
+                        "compute '{name}' stayed {state} (an earlier operation on it) until the operation deadline; nothing was sent; check it with ShowPool and send the command again"
+                    ),
+                ),
+            )));
+        }
+        let mut envelope = self.envelope.clone();
+        envelope.workspace = Some(self.workspace.clone());
+        Ok(Outcome::FollowUp(FollowUp {
+            envelope,
+            delay: follow_up_delay(
+                None,
+                self.arm.options().lro.default_poll_interval,
+                deadline - self.ctx.now,
+            ),
+            kind: self.kind.to_owned(),
+            deferred_since: Some(since),
+        }))
+    }
+
     /// Waits, within the invocation's LRO budget, for an operation already running on the
     /// compute to end. Its URL is lost when the invocation that started it died (a crash, a lost
     /// lock), so the resource itself is watched. `None`: the compute went away meanwhile.
@@ -365,25 +428,23 @@ impl PoolRun<'_> {
         &self,
         name: &ComputeName,
         mut pool: AttachedPool,
-    ) -> Result<Option<AttachedPool>, EngineError> {
+    ) -> Result<Settled, EngineError> {
         let lro = self.arm.options().lro;
+        let window = lro.budget.min(SETTLE_WINDOW);
         let started = tokio::time::Instant::now();
         let mut wait = FIRST_SETTLE_POLL;
         while let Some(state) = running_operation(&pool) {
-            if started.elapsed().saturating_add(wait) > lro.budget {
-                return Err(EngineError::Transient(format!(
-                    "compute '{name}' in workspace {} is {state}: an earlier operation on it is still running",
-                    self.workspace.name()
-                )));
+            if started.elapsed().saturating_add(wait) > window {
+                return Ok(Settled::Busy(state.to_owned()));
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(lro.default_poll_interval.max(FIRST_SETTLE_POLL));
             match self.current(name).await? {
                 Some(next) => pool = next,
-                None => return Ok(None),
+                None => return Ok(Settled::Ready(None)),
             }
         }
-        Ok(Some(pool))
+        Ok(Settled::Ready(Some(pool)))
     }
 
     async fn running_jobs(&self, name: &ComputeName) -> Result<Vec<String>, EngineError> {
@@ -416,6 +477,18 @@ pub(super) fn follow_up_delay(
         .min(left + Duration::from_secs(1))
         .max(Duration::from_secs(1))
 }
+
+/// What a compute with an earlier operation came to within [`SETTLE_WINDOW`].
+enum Settled {
+    /// No operation running (`None`: the compute went away meanwhile).
+    Ready(Option<AttachedPool>),
+    /// Still running, in this provisioning state: put the command off.
+    Busy(String),
+}
+
+/// How long one invocation watches a busy compute before putting the command off. Short: on
+/// Azure an operation takes minutes, and a deferral costs one read where waiting costs polls.
+const SETTLE_WINDOW: Duration = Duration::from_secs(4);
 
 /// First wait before re-reading a compute whose operation is running; ARM sends no
 /// `Retry-After` on a resource GET.

@@ -12,7 +12,9 @@ use super::internal_auth::SIGNATURE_PROPERTY;
 use super::state::AppState;
 use super::traced;
 use crate::domain::{Command, CommandError, Envelope, parse_command};
-use crate::engine::{CommandContext, EngineError, FollowUp, Outcome, Rejection, Reply};
+use crate::engine::{
+    CommandContext, DEFERRED_SINCE_PROPERTY, EngineError, FollowUp, Outcome, Rejection, Reply,
+};
 use crate::functions::{InvocationRequest, InvocationResponse, ServiceBusDelivery};
 use crate::servicebus::{MAX_BODY_BYTES, MessageSender, OutboundMessage, SendError, bounded_json};
 use crate::telemetry::{self, Trigger, fields};
@@ -67,6 +69,11 @@ async fn process(
     let mut ctx = CommandContext::new(correlation_id, now);
     ctx.reply_to = delivery.reply_to.clone();
     ctx.message_id = delivery.message_id.clone();
+    // Only ever shortens how long this sender's own command is put off; a future date is now.
+    ctx.deferred_since = delivery
+        .property(DEFERRED_SINCE_PROPERTY)
+        .and_then(|v| OffsetDateTime::parse(v, &Rfc3339).ok())
+        .map(|t| t.min(now));
 
     let envelope = match parsed {
         Ok(envelope) => envelope,
@@ -317,9 +324,17 @@ async fn schedule_follow_up(
         .map_err(|e| HandlerError::Transient(format!("could not encode the follow-up: {e}")))?;
     let queue = state.inner.engine.settings().commands_queue.clone();
     let due = ctx.now + follow_up.delay;
-    let signature = state.inner.signer.sign(&body);
+    let mut properties = vec![(SIGNATURE_PROPERTY.to_owned(), state.inner.signer.sign(&body))];
+    if let Some(since) = follow_up.deferred_since {
+        properties.push((
+            DEFERRED_SINCE_PROPERTY.to_owned(),
+            since.format(&Rfc3339).unwrap_or_default(),
+        ));
+    }
     let message = OutboundMessage {
-        application_properties: vec![(SIGNATURE_PROPERTY.to_owned(), signature)],
+        application_properties: properties,
+        // A deferred command is the sender's own: its reply goes where the original's would.
+        reply_to: follow_up.deferred_since.and(ctx.reply_to.clone()),
         body: String::from_utf8_lossy(&body).into_owned(),
         content_type: Some("application/json".into()),
         correlation_id: Some(ctx.correlation_id.clone()),

@@ -48,6 +48,11 @@ pub enum FaultKind {
     LroFailure { code: String, message: String },
     /// Drops the connection without an answer (only under [`crate::serve`]).
     Reset,
+    /// Serves the request (its change happens), then waits before answering: a client whose
+    /// timeout is shorter gives up on a write ARM has already taken.
+    SlowAnswer { ms: u64 },
+    /// Serves the request (its change happens), then drops the connection without the answer.
+    ResetAfterServing,
 }
 
 impl FaultRule {
@@ -193,6 +198,10 @@ pub(crate) async fn observe(
         .map(|p| p.as_str())
         .unwrap_or("/");
     let fault = take(&state, &parts.method, path_and_query, false);
+    let after = match &fault {
+        Some(k @ (FaultKind::SlowAnswer { .. } | FaultKind::ResetAfterServing)) => Some(k.clone()),
+        _ => None,
+    };
     let injected = match fault {
         Some(FaultKind::Delay { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -219,12 +228,24 @@ pub(crate) async fn observe(
             resp.extensions_mut().insert(ResetConnection);
             return resp;
         }
-        Some(FaultKind::LroFailure { .. }) | None => None,
+        Some(
+            FaultKind::LroFailure { .. } | FaultKind::SlowAnswer { .. } | FaultKind::ResetAfterServing,
+        )
+        | None => None,
     };
     if let Some(mut resp) = injected {
         arm::decorate(&mut resp, &parts.headers);
         return resp;
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let mut resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    match after {
+        Some(FaultKind::SlowAnswer { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Some(FaultKind::ResetAfterServing) => {
+            resp.extensions_mut().insert(ResetConnection);
+        }
+        _ => {}
+    }
+    resp
 }
