@@ -5,6 +5,7 @@ mod common;
 
 use std::time::Duration;
 
+use azureml_emulator::{FaultKind, FaultRule};
 use common::*;
 use functions_host::{HostEvent, Settlement};
 use poolbroker::local::LocalWorld;
@@ -297,4 +298,206 @@ async fn raw_reply(world: &LocalWorld, id: &str) -> (Value, usize) {
     .await
     .unwrap_or_else(|| panic!("no reply for {id}"));
     (json_body(&m), m.message.body.len())
+}
+
+fn fault(method: http::Method, path: &str, kind: FaultKind, times: u32) -> FaultRule {
+    FaultRule {
+        method: Some(method),
+        path_contains: path.into(),
+        kind,
+        times,
+    }
+}
+
+/// Polls of an operation URL the broker made, as the emulator recorded them.
+fn operation_polls(world: &LocalWorld) -> Vec<String> {
+    world
+        .arm
+        .requests()
+        .into_iter()
+        .filter(|r| r.method == "GET" && r.path.contains("computeOperations"))
+        .map(|r| format!("{}?{}", r.path, r.query.unwrap_or_default()))
+        .collect()
+}
+
+/// Finishes an operation whose URL the broker lost, as time would on Azure.
+async fn poll_to_the_end(world: &LocalWorld, path_and_query: &str) {
+    for _ in 0..200 {
+        let (status, body) = arm_request(world, reqwest::Method::GET, path_and_query, None).await;
+        if status == 200 && body["status"] != "InProgress" {
+            return;
+        }
+    }
+    panic!("operation {path_and_query} never ended");
+}
+
+async fn settlements(
+    events: &mut tokio::sync::broadcast::Receiver<HostEvent>,
+    until: impl Fn(&[(u32, Settlement)]) -> bool,
+) -> Vec<(u32, Settlement)> {
+    let mut seen = Vec::new();
+    while !until(&seen) {
+        match settled_once(events).await {
+            Some(s) => seen.push(s),
+            None => panic!("settlements so far: {seen:?}"),
+        }
+    }
+    seen
+}
+
+/// Defect 2: a detach redelivered while ARM was still deleting ended `Rejected` (409).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_detach_redelivered_while_arm_is_still_deleting_waits_and_succeeds() {
+    let mut options = options_with(&[("POOLBROKER_ARM_MAX_RETRIES", "0")]);
+    options.emulator.lro_polls_before_done = 3;
+    let world = start_with(options).await;
+    assert_eq!(round_trip(&world, &attach("spark-del", POOL1, None)).await["status"], "Succeeded");
+    world.arm.clear_requests();
+    // The first delivery's first poll fails, so it is redelivered with the DELETE under way.
+    world.arm.inject(fault(
+        http::Method::GET,
+        "computeOperationsStatus",
+        FaultKind::Status {
+            status: 503,
+            code: "ServiceUnavailable".into(),
+            message: "try later".into(),
+        },
+        1,
+    ));
+    let id = send_json(&world, &envelope("DetachPool", json!({"name": "spark-del"})));
+    let deletes = || compute_requests(&world, "DELETE", "spark-del").len();
+    eventually("the redelivery's DELETE (409)", WAIT, || (deletes() >= 2).then_some(())).await;
+    let poll = eventually("the failed poll", WAIT, || operation_polls(&world).into_iter().next()).await;
+    poll_to_the_end(&world, &poll).await;
+    let reply = reply(&world, &id).await;
+    assert_eq!(reply["status"], "Succeeded", "{reply:#}");
+    assert!(world.arm.compute(WORKSPACE_ID, "spark-del").is_none());
+    assert!(
+        receive_matching(&world, REJECTED, Duration::from_millis(300), |m| {
+            serde_json::from_slice::<Value>(&m.message.body).is_ok_and(|v| v["correlationId"] == id)
+        })
+        .await
+        .is_none(),
+        "nothing in the rejected queue"
+    );
+    assert!(reply_within(&world, &id, Duration::from_millis(300)).await.is_none(), "one reply only");
+    world.stop().await.unwrap();
+}
+
+/// Defect 6: ARM accepted the PUT, the operation URL was refused, and the reply said `Rejected`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_accepted_write_whose_operation_cannot_be_followed_is_failed_not_rejected() {
+    let mut options = options();
+    options.emulator.lro_polls_before_done = 2;
+    let world = start_with(options).await;
+    world.arm.inject(fault(
+        http::Method::PUT,
+        "/computes/spark-foreign",
+        FaultKind::ForeignOperationUrl {
+            origin: "http://127.0.0.1:9".into(),
+        },
+        1,
+    ));
+    world.arm.inject(fault(
+        http::Method::GET,
+        "computeOperationsStatus",
+        FaultKind::Status {
+            status: 302,
+            code: "Found".into(),
+            message: "moved".into(),
+        },
+        1,
+    ));
+    for name in ["spark-foreign", "spark-redirect"] {
+        let reply = round_trip(&world, &attach(name, POOL1, None)).await;
+        assert_eq!(reply["status"], "Failed", "{name}: {reply:#}");
+        assert_eq!(reply["error"]["code"], "OperationNotFollowed", "{reply:#}");
+        assert!(world.arm.compute(WORKSPACE_ID, name).is_some(), "ARM took the change");
+    }
+    world.stop().await.unwrap();
+}
+
+/// Defect 7: `Retry-After: 999999` parked a follow-up 11.6 days out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_huge_retry_after_does_not_park_a_follow_up_past_ten_minutes() {
+    let mut options = options_with(&[("POOLBROKER_LRO_BUDGET_SECS", "0")]);
+    options.emulator.lro_polls_before_done = 5;
+    options.emulator.retry_after_secs = 999_999;
+    let world = start_with(options).await;
+    let sent = time::OffsetDateTime::now_utc();
+    let id = send_json(&world, &attach("spark-later", POOL1, None));
+    let follow_up = eventually("the follow-up", WAIT, || {
+        pending_commands(&world, &id).into_iter().find(|m| m.message.scheduled_enqueue_time.is_some())
+    })
+    .await;
+    let due = follow_up.message.scheduled_enqueue_time.unwrap();
+    assert!(
+        due <= sent + time::Duration::minutes(10) + time::Duration::seconds(30),
+        "scheduled for {due}, sent at {sent}"
+    );
+    world.stop().await.unwrap();
+}
+
+/// Defect 8: a PUT slower than the request timeout was sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_put_slower_than_the_request_timeout_is_not_sent_again() {
+    let mut options = options_with(&[("POOLBROKER_ARM_REQUEST_TIMEOUT_MS", "300")]);
+    options.emulator.lro_polls_before_done = 0;
+    let world = start_with(options).await;
+    world.arm.inject(fault(
+        http::Method::PUT,
+        "/computes/spark-slow",
+        FaultKind::SlowAnswer { ms: 1500 },
+        1,
+    ));
+    let reply = round_trip(&world, &attach("spark-slow", POOL1, None)).await;
+    assert_eq!(reply["status"], "Succeeded", "{reply:#}");
+    assert_eq!(
+        compute_requests(&world, "PUT", "spark-slow").len(),
+        1,
+        "ARM took the first PUT; the redelivery read the compute instead of writing again"
+    );
+    world.stop().await.unwrap();
+}
+
+/// Defect 9: after a crash the operation URL is lost; each redelivery waited a whole budget
+/// and burnt a delivery. Now it reads the compute once and puts the command off.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_the_redelivery_reads_the_compute_and_puts_the_command_off() {
+    let mut options = options();
+    options.emulator.lro_polls_before_done = 60;
+    options.emulator.retry_after_secs = 1;
+    let world = start_with(options).await;
+    let mut events = world.host.subscribe();
+    let pid = started_handler_pid(&mut events).await;
+    let id = send_json(&world, &attach("spark-crash", POOL1, None));
+    let poll = eventually("the first operation poll", WAIT, || operation_polls(&world).into_iter().next()).await;
+    let killed = std::process::Command::new("kill")
+        .args(["-9", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+
+    let deferred = eventually("the command put off", WAIT, || {
+        pending_commands(&world, &id).into_iter().find(|m| {
+            m.message
+                .application_properties
+                .contains_key(poolbroker::engine::DEFERRED_SINCE_PROPERTY)
+        })
+    })
+    .await;
+    assert_eq!(deferred.message.reply_to.as_deref(), Some(REPLIES));
+    let body: Value = serde_json::from_slice(&deferred.message.body).unwrap();
+    assert_eq!(body["kind"], "AttachPool", "the sender's own command, put off");
+    let seen = settlements(&mut events, |s| s.iter().any(|(n, _)| *n == 2)).await;
+    assert!(
+        seen.contains(&(2, Settlement::Completed)),
+        "the redelivery completes instead of failing after a budget: {seen:?}"
+    );
+
+    poll_to_the_end(&world, &poll).await;
+    let reply = reply(&world, &id).await;
+    assert_eq!(reply["status"], "Succeeded", "{reply:#}");
+    assert_eq!(compute_requests(&world, "PUT", "spark-crash").len(), 1, "one write");
+    world.stop().await.unwrap();
 }

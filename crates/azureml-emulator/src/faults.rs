@@ -53,6 +53,9 @@ pub enum FaultKind {
     SlowAnswer { ms: u64 },
     /// Serves the request (its change happens), then drops the connection without the answer.
     ResetAfterServing,
+    /// Serves the request, then points its `Azure-AsyncOperation` and `Location` headers at
+    /// `origin` (e.g. `http://127.0.0.1:9`): a hostile or broken ARM front end.
+    ForeignOperationUrl { origin: String },
 }
 
 impl FaultRule {
@@ -199,7 +202,11 @@ pub(crate) async fn observe(
         .unwrap_or("/");
     let fault = take(&state, &parts.method, path_and_query, false);
     let after = match &fault {
-        Some(k @ (FaultKind::SlowAnswer { .. } | FaultKind::ResetAfterServing)) => Some(k.clone()),
+        Some(
+            k @ (FaultKind::SlowAnswer { .. }
+            | FaultKind::ResetAfterServing
+            | FaultKind::ForeignOperationUrl { .. }),
+        ) => Some(k.clone()),
         _ => None,
     };
     let injected = match fault {
@@ -229,7 +236,10 @@ pub(crate) async fn observe(
             return resp;
         }
         Some(
-            FaultKind::LroFailure { .. } | FaultKind::SlowAnswer { .. } | FaultKind::ResetAfterServing,
+            FaultKind::LroFailure { .. }
+            | FaultKind::SlowAnswer { .. }
+            | FaultKind::ResetAfterServing
+            | FaultKind::ForeignOperationUrl { .. },
         )
         | None => None,
     };
@@ -244,6 +254,20 @@ pub(crate) async fn observe(
         Some(FaultKind::SlowAnswer { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Some(FaultKind::ResetAfterServing) => {
             resp.extensions_mut().insert(ResetConnection);
+        }
+        Some(FaultKind::ForeignOperationUrl { origin }) => {
+            for name in ["azure-asyncoperation", "location"] {
+                let moved = resp
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| url::Url::parse(v).ok())
+                    .map(|u| format!("{origin}{}?{}", u.path(), u.query().unwrap_or_default()))
+                    .and_then(|v| axum::http::HeaderValue::from_str(&v).ok());
+                if let Some(value) = moved {
+                    resp.headers_mut().insert(name, value);
+                }
+            }
         }
         _ => {}
     }
