@@ -48,6 +48,14 @@ pub enum FaultKind {
     LroFailure { code: String, message: String },
     /// Drops the connection without an answer (only under [`crate::serve`]).
     Reset,
+    /// Serves the request (its change happens), then waits before answering: a client whose
+    /// timeout is shorter gives up on a write ARM has already taken.
+    SlowAnswer { ms: u64 },
+    /// Serves the request (its change happens), then drops the connection without the answer.
+    ResetAfterServing,
+    /// Serves the request, then points its `Azure-AsyncOperation` and `Location` headers at
+    /// `origin` (e.g. `http://127.0.0.1:9`): a hostile or broken ARM front end.
+    ForeignOperationUrl { origin: String },
 }
 
 impl FaultRule {
@@ -193,6 +201,14 @@ pub(crate) async fn observe(
         .map(|p| p.as_str())
         .unwrap_or("/");
     let fault = take(&state, &parts.method, path_and_query, false);
+    let after = match &fault {
+        Some(
+            k @ (FaultKind::SlowAnswer { .. }
+            | FaultKind::ResetAfterServing
+            | FaultKind::ForeignOperationUrl { .. }),
+        ) => Some(k.clone()),
+        _ => None,
+    };
     let injected = match fault {
         Some(FaultKind::Delay { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -219,12 +235,41 @@ pub(crate) async fn observe(
             resp.extensions_mut().insert(ResetConnection);
             return resp;
         }
-        Some(FaultKind::LroFailure { .. }) | None => None,
+        Some(
+            FaultKind::LroFailure { .. }
+            | FaultKind::SlowAnswer { .. }
+            | FaultKind::ResetAfterServing
+            | FaultKind::ForeignOperationUrl { .. },
+        )
+        | None => None,
     };
     if let Some(mut resp) = injected {
         arm::decorate(&mut resp, &parts.headers);
         return resp;
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let mut resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    match after {
+        Some(FaultKind::SlowAnswer { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Some(FaultKind::ResetAfterServing) => {
+            resp.extensions_mut().insert(ResetConnection);
+        }
+        Some(FaultKind::ForeignOperationUrl { origin }) => {
+            for name in ["azure-asyncoperation", "location"] {
+                let moved = resp
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| url::Url::parse(v).ok())
+                    .map(|u| format!("{origin}{}?{}", u.path(), u.query().unwrap_or_default()))
+                    .and_then(|v| axum::http::HeaderValue::from_str(&v).ok());
+                if let Some(value) = moved {
+                    resp.headers_mut().insert(name, value);
+                }
+            }
+        }
+        _ => {}
+    }
+    resp
 }
