@@ -85,6 +85,7 @@ pub fn router(state: AppState) -> Router {
         .route("/pool-commands", post(pool_commands::handle))
         .route("/workspace-cleanup", post(cleanup::handle))
         .route("/pipeline-events", post(events::handle))
+        .route("/studio", post(crate::studio::handle))
         // Invocations wrap the event body (escaped) in JSON; the hooks core enforces its own,
         // smaller limit with a 413, so this one only has to let such envelopes through.
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
