@@ -2,6 +2,8 @@
 //! without consuming them.
 
 use maud::{Markup, html};
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 use super::command::{error_block, status_class};
 use super::layout::{Nav, page, time};
@@ -55,7 +57,7 @@ fn rejected(listing: &Listing<RejectedCommand>) -> Markup {
             table #rejected-list {
                 thead { tr { th scope="col" { "Rejected" } th scope="col" { "Command" } th scope="col" { "Reason" } th scope="col" { "As sent" } } }
                 tbody { @for r in &listing.items { tr {
-                    td { (r.rejected_at.as_deref().unwrap_or("")) }
+                    td { (time(r.rejected_at.as_deref().and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()))) }
                     td { (r.kind) br; span.mono { (r.correlation_id) } }
                     td { (error_block(&r.error)) }
                     td { @if let Some(body) = r.original_message.as_ref().and_then(|m| m.body.as_deref()) {

@@ -86,7 +86,7 @@ fn attach_form(workspaces: &[WorkspaceId], csrf: &str) -> Markup {
                 select #attach-ws name="ws" {
                     @for ws in workspaces { option value=(ws.arm_id()) { (ws.name()) " (" (ws.resource_group()) ")" } }
                 }
-                label for="attach-name" { "Name" span.hint { "The compute name inside Azure ML (letters, digits, hyphens; 2-16 characters)." } }
+                label for="attach-name" { "Name" span.hint { "The compute name inside Azure ML: 3 to 24 letters, digits and hyphens, starting with a letter." } }
                 input #attach-name type="text" name="name" required autocomplete="off";
                 fieldset {
                     legend { "Synapse Spark pool" }
@@ -112,7 +112,8 @@ fn attach_form(workspaces: &[WorkspaceId], csrf: &str) -> Markup {
 
 /// The identity type and user-assigned identities fields (attach panel and details page).
 pub fn identity_fields(prefix: &str, current: Option<(&str, Vec<String>)>) -> Markup {
-    let (kind, ids) = current.unwrap_or(("user_assigned", Vec::new()));
+    // Attaching, like the Studio's toggle, assigns no identity unless asked to.
+    let (kind, ids) = current.unwrap_or(("none_sent", Vec::new()));
     let options = [
         ("system_assigned", "System-assigned"),
         ("user_assigned", "User-assigned"),
