@@ -37,19 +37,18 @@ struct DeadLetterHeaders {
     description: Option<String>,
 }
 
-impl TryFrom<Headers> for DeadLetterHeaders {
-    type Error = std::convert::Infallible;
-
-    fn try_from(headers: Headers) -> Result<Self, Self::Error> {
+// `From` gives the `TryFrom` the crate's `custom_properties` asks for.
+impl From<Headers> for DeadLetterHeaders {
+    fn from(headers: Headers) -> Self {
         let read = |name: &'static str| {
             headers
                 .get_optional_str(&HeaderName::from_static(name))
                 .map(unquote)
         };
-        Ok(Self {
+        Self {
             reason: read("deadletterreason"),
             description: read("deadlettererrordescription"),
-        })
+        }
     }
 }
 

@@ -118,7 +118,7 @@ pub async fn jobs_on(
         .await
         .map_err(|e| e.to_string())?;
     let mut rows: Vec<JobRow> = jobs.iter().filter_map(job_row).collect();
-    rows.sort_by(|a, b| b.created_at.cmp(&a.created_at));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.created_at));
     Ok(rows)
 }
 

@@ -156,7 +156,7 @@ mod tests {
     use super::*;
     use crate::domain::parse_command;
 
-    const WS: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ml";
+    const WS: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ml-demo";
 
     fn form(fields: &[(&str, &str)]) -> StudioRequest {
         StudioRequest {
@@ -182,7 +182,7 @@ mod tests {
             ("identity_type", "user_assigned"),
             (
                 "identities",
-                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/b\r\n/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/a\r\n",
+                "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-b\r\n/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-a\r\n",
             ),
             ("tags", "team=data\r\n"),
             ("ttl", "8h"),
@@ -190,8 +190,8 @@ mod tests {
         let cmd = command("attach", &req, &ws).unwrap();
         assert_eq!(cmd.kind, "AttachPool");
         let ids = &cmd.body["spec"]["identity"]["user_assigned_identities"];
-        assert!(ids[0]["resource_id"].as_str().unwrap().ends_with("/b"));
-        assert!(ids[1]["resource_id"].as_str().unwrap().ends_with("/a"));
+        assert!(ids[0]["resource_id"].as_str().unwrap().ends_with("/uai-b"));
+        assert!(ids[1]["resource_id"].as_str().unwrap().ends_with("/uai-a"));
         let parsed = parse_command(cmd.body.to_string().as_bytes(), Some("application/json"));
         assert!(parsed.is_ok(), "{parsed:?}");
         // The same form sent twice is the same command.
@@ -229,11 +229,11 @@ mod tests {
     #[test]
     fn detach_and_identity_forms() {
         let ws = WorkspaceId::parse(WS).unwrap();
-        let cmd = command("detach", &form(&[("name", "p1"), ("force", "on")]), &ws).unwrap();
-        assert_eq!(cmd.body["spec"], json!({"name": "p1", "force": true}));
+        let cmd = command("detach", &form(&[("name", "pool1"), ("force", "on")]), &ws).unwrap();
+        assert_eq!(cmd.body["spec"], json!({"name": "pool1", "force": true}));
         let cmd = command(
             "identity",
-            &form(&[("name", "p1"), ("identity_type", "system_assigned")]),
+            &form(&[("name", "pool1"), ("identity_type", "system_assigned")]),
             &ws,
         )
         .unwrap();

@@ -17,7 +17,7 @@ pub struct StudioRequest {
     pub query: Vec<(String, String)>,
     /// `application/x-www-form-urlencoded` fields of a POST.
     pub form: Vec<(String, String)>,
-    headers: Vec<(String, String)>,
+    pub(crate) headers: Vec<(String, String)>,
 }
 
 impl StudioRequest {
