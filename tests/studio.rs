@@ -52,6 +52,8 @@ async fn production_mode_needs_an_allowed_principal() {
     let world = start_with(options_with(&[
         ("POOLBROKER_STUDIO", "entra"),
         ("POOLBROKER_STUDIO_ALLOWED", "Studio.Operator"),
+        // What App Service sets when App Service Authentication is on.
+        ("WEBSITE_AUTH_ENABLED", "True"),
     ]))
     .await;
     let url = studio_url(&world, "");
@@ -78,14 +80,26 @@ async fn production_mode_needs_an_allowed_principal() {
 
 #[tokio::test]
 async fn production_is_the_default_and_refuses_everyone_until_a_group_or_role_is_allowed() {
-    let world = start_with(options_with(&[("POOLBROKER_STUDIO", "")])).await;
-    let (status, body) = get(
-        &studio_url(&world, ""),
-        Some(&principal(&["Studio.Operator"])),
-    )
+    let world = start_with(options_with(&[
+        ("POOLBROKER_STUDIO", ""),
+        ("WEBSITE_AUTH_ENABLED", "True"),
+    ]))
     .await;
+    let operator = principal(&["Studio.Operator"]);
+    let (status, body) = get(&studio_url(&world, ""), Some(&operator)).await;
     assert_eq!(status, 403, "{body}");
     assert!(body.contains("POOLBROKER_STUDIO_ALLOWED"), "{body}");
+    world.stop().await.expect("stops");
+
+    // Without App Service Authentication in front, a principal header proves nothing.
+    let world = start_with(options_with(&[
+        ("POOLBROKER_STUDIO", "entra"),
+        ("POOLBROKER_STUDIO_ALLOWED", "Studio.Operator"),
+    ]))
+    .await;
+    let (status, body) = get(&studio_url(&world, ""), Some(&operator)).await;
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("WEBSITE_AUTH_ENABLED"), "{body}");
     world.stop().await.expect("stops");
 }
 

@@ -44,6 +44,10 @@ pub struct Principal {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AccessError {
     #[error(
+        "App Service Authentication is not turned on for this app (WEBSITE_AUTH_ENABLED is not True): without it anyone could claim to be anyone, so the Studio refuses every request (see docs/studio.md)"
+    )]
+    PlatformAuthOff,
+    #[error(
         "sign-in required: no X-MS-CLIENT-PRINCIPAL header (turn on App Service Authentication with Entra ID for this app; see docs/studio.md)"
     )]
     NoPrincipal,
@@ -71,7 +75,15 @@ pub fn authorize(
                 groups: Vec::new(),
             });
         }
-        StudioMode::Entra { allowed } => allowed,
+        StudioMode::Entra {
+            allowed,
+            platform_auth,
+        } => {
+            if !platform_auth {
+                return Err(AccessError::PlatformAuthOff);
+            }
+            allowed
+        }
     };
     let raw = header(PRINCIPAL_HEADER).ok_or(AccessError::NoPrincipal)?;
     let principal = parse_principal(&raw, header(PRINCIPAL_NAME_HEADER))?;
@@ -150,7 +162,21 @@ mod tests {
     fn entra(allowed: &[&str]) -> StudioMode {
         StudioMode::Entra {
             allowed: allowed.iter().map(|s| (*s).to_owned()).collect(),
+            platform_auth: true,
         }
+    }
+
+    #[test]
+    fn production_refuses_everything_without_app_service_authentication() {
+        let header = encoded(json!([{"typ": "oid", "val": "u1"}, {"typ": ROLE_CLAIM, "val": "r"}]));
+        let mode = StudioMode::Entra {
+            allowed: vec!["r".into()],
+            platform_auth: false,
+        };
+        assert_eq!(
+            authorize(&mode, |n| (n == PRINCIPAL_HEADER).then(|| header.clone())),
+            Err(AccessError::PlatformAuthOff)
+        );
     }
 
     #[test]

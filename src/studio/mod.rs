@@ -87,7 +87,9 @@ async fn respond(state: &AppState, req: &StudioRequest) -> Page {
             Err(e) => {
                 let status = match e {
                     AccessError::NoPrincipal | AccessError::BadPrincipal(_) => 401,
-                    AccessError::NobodyAllowed | AccessError::NotAllowed(_) => 403,
+                    AccessError::PlatformAuthOff
+                    | AccessError::NobodyAllowed
+                    | AccessError::NotAllowed(_) => 403,
                 };
                 tracing::warn!(status, "studio request refused: {e}");
                 return Page::status(status, views::refused("Access refused", &e.to_string()));

@@ -10,6 +10,8 @@ pub const STUDIO_MODE_SETTING: &str = "POOLBROKER_STUDIO";
 pub const STUDIO_ALLOWED_SETTING: &str = "POOLBROKER_STUDIO_ALLOWED";
 /// `POOLBROKER_STUDIO_FORM_KEY`: HMAC key for form tokens (CSRF), shared by all instances.
 pub const STUDIO_FORM_KEY_SETTING: &str = "POOLBROKER_STUDIO_FORM_KEY";
+/// Set to `True` by App Service when App Service Authentication is on for the app.
+pub const PLATFORM_AUTH_SETTING: &str = "WEBSITE_AUTH_ENABLED";
 /// Where the broker sends replies to commands the Studio enqueued (`ReplyTo`).
 pub const STUDIO_REPLIES_QUEUE: &str = "studio-replies";
 
@@ -20,7 +22,12 @@ pub enum StudioMode {
     /// Everyone who reaches the handler may use it: `poolbroker local`.
     Open,
     /// App Service Authentication (Entra ID) principal required, with an allowed group or role.
-    Entra { allowed: Vec<String> },
+    /// `platform_auth`: App Service Authentication is on (`WEBSITE_AUTH_ENABLED`); without it
+    /// anyone could send the principal header, so every request is refused.
+    Entra {
+        allowed: Vec<String>,
+        platform_auth: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -37,6 +44,10 @@ pub enum StudioSettingsError {
     Mode(String),
     #[error("{STUDIO_FORM_KEY_SETTING} is too short: use at least 32 characters")]
     FormKey,
+    #[error(
+        "{STUDIO_FORM_KEY_SETTING} is an unresolved Key Vault reference: set the secret in the vault (docs/studio.md) and restart the app"
+    )]
+    FormKeyUnresolved,
 }
 
 impl StudioSettings {
@@ -54,12 +65,21 @@ impl StudioSettings {
             .map(|m| m.trim().to_ascii_lowercase())
             .as_deref()
         {
-            None | Some("") | Some("entra") => StudioMode::Entra { allowed },
+            None | Some("") | Some("entra") => StudioMode::Entra {
+                allowed,
+                platform_auth: lookup(PLATFORM_AUTH_SETTING)
+                    .is_some_and(|v| v.trim().eq_ignore_ascii_case("true")),
+            },
             Some("open") => StudioMode::Open,
             Some("off") => StudioMode::Off,
             Some(other) => return Err(StudioSettingsError::Mode(other.to_owned())),
         };
         let form_key = match lookup(STUDIO_FORM_KEY_SETTING).filter(|k| !k.is_empty()) {
+            // App Service leaves a reference it cannot resolve as the literal text, which is
+            // public (it is in the template): never sign with it.
+            Some(key) if key.starts_with("@Microsoft.KeyVault(") => {
+                return Err(StudioSettingsError::FormKeyUnresolved);
+            }
             Some(key) if key.len() < 32 => return Err(StudioSettingsError::FormKey),
             Some(key) => key.into_bytes(),
             None => rand::random::<[u8; 32]>().to_vec(),
@@ -90,7 +110,13 @@ mod tests {
     #[test]
     fn default_is_entra_with_nobody_allowed() {
         let s = settings(&[]).unwrap();
-        assert_eq!(s.mode, StudioMode::Entra { allowed: vec![] });
+        assert_eq!(
+            s.mode,
+            StudioMode::Entra {
+                allowed: vec![],
+                platform_auth: false
+            }
+        );
         assert_eq!(s.form_key.len(), 32);
     }
 
@@ -99,12 +125,14 @@ mod tests {
         let s = settings(&[
             (STUDIO_MODE_SETTING, "Entra"),
             (STUDIO_ALLOWED_SETTING, " g-1, Studio.Operator ,"),
+            (PLATFORM_AUTH_SETTING, "True"),
         ])
         .unwrap();
         assert_eq!(
             s.mode,
             StudioMode::Entra {
-                allowed: vec!["g-1".into(), "Studio.Operator".into()]
+                allowed: vec!["g-1".into(), "Studio.Operator".into()],
+                platform_auth: true
             }
         );
         assert_eq!(
@@ -118,6 +146,14 @@ mod tests {
         assert_eq!(
             settings(&[(STUDIO_FORM_KEY_SETTING, "short")]).unwrap_err(),
             StudioSettingsError::FormKey
+        );
+        assert_eq!(
+            settings(&[(
+                STUDIO_FORM_KEY_SETTING,
+                "@Microsoft.KeyVault(SecretUri=https://v.vault.azure.net/secrets/studio-form-key)"
+            )])
+            .unwrap_err(),
+            StudioSettingsError::FormKeyUnresolved
         );
     }
 }
