@@ -2,8 +2,8 @@
 //!
 //! Built the way the Azure SDK for Rust builds clients: options with defaults, a retry policy that
 //! honours `Retry-After`, long-running operations as pollers with a time budget, and time taken
-//! from tokio so tests can pause it. It moves JSON; `crate::domain` builds bodies and reads
-//! resources.
+//! from tokio so tests can pause it. Its public calls take the domain's parsed ids and move the
+//! domain's resource models (`crate::domain::ComputeResource`, …); JSON stays inside.
 
 mod client;
 mod credential;
@@ -11,16 +11,14 @@ mod error;
 mod lro;
 mod options;
 mod resources;
-pub mod retry;
-mod telemetry;
 
-pub use client::{ArmClient, ArmResponse};
+pub use crate::retry::RetryOptions;
+pub use client::ArmClient;
 pub use credential::{
     ARM_SCOPE, AuthError, DeveloperTokens, ManagedIdentityTokens, StaticToken, TokenSource,
     credential_from_env, shared_transport_options,
 };
 pub use error::ArmError;
-pub use lro::{LroOutcome, OperationKind, OperationRef};
-pub use options::{ArmClientOptions, LroOptions, OptionsError, RetryOptions};
+pub use lro::{LroOutcome, PendingOperation};
+pub use options::{ArmClientOptions, LroOptions, OptionsError};
 pub use resources::JobListFilter;
-pub use telemetry::redacted_url;

@@ -3,8 +3,10 @@
 
 use serde_json::{Map, Value, json};
 
+use super::error_code::ErrorCode;
 use super::field_error::{FieldError, FieldErrors, quote};
 use super::reader::Fields;
+use super::spark::JobName;
 use super::specs::attach_pool::{self, AttachPoolSpec, SYNAPSE_SPARK};
 use super::specs::await_operation::{self, AwaitOperation, EncodeError};
 use super::specs::detach_pool::{self, DetachPoolSpec};
@@ -17,8 +19,10 @@ use super::workspace_id::{WorkspaceId, parse_workspace};
 
 pub const API_VERSION: &str = "poolbroker/v1";
 
-const ENVELOPE_FIELDS: &[&str] = &["apiVersion", "kind", "workspace", "idempotencyKey", "spec"];
-const KINDS: &[&str] = &[
+/// The fields of an envelope (docs/messages.md).
+pub const ENVELOPE_FIELDS: &[&str] = &["apiVersion", "kind", "workspace", "idempotencyKey", "spec"];
+/// Kinds a sender (a queue client, the CLI, an event hook's rule) asks for.
+pub const SENDER_KINDS: &[&str] = &[
     "AttachPool",
     "UpdatePoolIdentity",
     "DetachPool",
@@ -26,8 +30,9 @@ const KINDS: &[&str] = &[
     "ListPools",
     "SubmitSparkJob",
     "CancelSparkJob",
-    "AwaitOperation",
 ];
+/// The follow-up kind docs/messages.md documents (and errors list) next to the senders' kinds.
+const AWAIT_OPERATION: &str = "AwaitOperation";
 /// Follow-ups only the broker sends itself; accepted, but not advertised to senders.
 const INTERNAL_KINDS: &[&str] = &["TrackSparkJob"];
 const MAX_IDEMPOTENCY_KEY: usize = 128;
@@ -45,7 +50,7 @@ pub enum Command {
     ShowPool(ShowPoolSpec),
     ListPools(ListPoolsSpec),
     SubmitSparkJob(RawSpec),
-    CancelSparkJob { name: String },
+    CancelSparkJob { name: JobName },
     AwaitOperation(AwaitOperation),
     TrackSparkJob(TrackSparkJob),
 }
@@ -158,14 +163,14 @@ fn list(errs: &[FieldError]) -> String {
 
 impl CommandError {
     /// Stable code for the reply's `error.code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::Empty
             | Self::TooLarge { .. }
             | Self::NotUtf8 { .. }
             | Self::NotJson { .. }
-            | Self::NotYaml { .. } => "InvalidMessage",
-            Self::Invalid(_) => "ValidationFailed",
+            | Self::NotYaml { .. } => ErrorCode::InvalidMessage,
+            Self::Invalid(_) => ErrorCode::ValidationFailed,
         }
     }
 
@@ -345,15 +350,15 @@ fn parse_envelope(
         None => Some(None),
     };
     let kind = root.required_str("kind", errs).and_then(|k| {
-        if KINDS.contains(&k) || INTERNAL_KINDS.contains(&k) {
+        if SENDER_KINDS.contains(&k) || k == AWAIT_OPERATION || INTERNAL_KINDS.contains(&k) {
             Some(k)
         } else {
             errs.push(
                 "kind",
                 format!(
-                    "unknown kind {}; expected one of {}",
+                    "unknown kind {}; expected one of {}, {AWAIT_OPERATION}",
                     quote(k),
-                    KINDS.join(", ")
+                    SENDER_KINDS.join(", ")
                 ),
             );
             None

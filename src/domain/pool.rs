@@ -11,8 +11,8 @@ use super::field_error::{FieldError, FieldErrors, index, join, quote};
 use super::identity::IdentityType;
 use super::reader::{Fields, type_name};
 use super::resource_ids::UserAssignedIdentityId;
-use super::tags::Tags;
-use super::ttl::{EXPIRES_AT_TAG, parse_expires_at};
+use super::tags::{EXPIRES_AT_TAG, Tags};
+use super::ttl::parse_expires_at;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssignedIdentity {
@@ -75,6 +75,11 @@ pub struct AttachedPool {
 pub struct PoolParseError(pub Vec<FieldError>);
 
 impl AttachedPool {
+    /// The compute as the ARM client returned it, read field by field with the rules below.
+    pub fn from_resource(resource: &super::ComputeResource) -> Result<Self, PoolParseError> {
+        Self::from_arm(&super::to_json(resource))
+    }
+
     pub fn from_arm(value: &Value) -> Result<Self, PoolParseError> {
         let mut errs = FieldErrors::default();
         match parse(value, &mut errs) {

@@ -14,13 +14,8 @@ use super::reader::{Fields, type_name};
 const SHAPE: Shape = Shape {
     what: "an Azure ML workspace id",
     shape: "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/{name}",
+    provider: "Microsoft.MachineLearningServices",
     segs: &[
-        Seg::Lit("subscriptions"),
-        Seg::Val("subscription id", check_subscription),
-        Seg::Lit("resourceGroups"),
-        Seg::Val("resource group", check_resource_group),
-        Seg::Lit("providers"),
-        Seg::Lit("Microsoft.MachineLearningServices"),
         Seg::Lit("workspaces"),
         Seg::Val("workspace name", check_ml_workspace),
     ],
@@ -93,6 +88,11 @@ impl WorkspaceId {
             "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.MachineLearningServices/workspaces/{}",
             self.subscription_id, self.resource_group, self.name
         )
+    }
+
+    /// ARM id of a compute in this workspace (what jobs carry as `properties.computeId`).
+    pub fn compute_id(&self, name: &super::ComputeName) -> String {
+        format!("{}/computes/{name}", self.arm_id())
     }
 
     /// The envelope's object form.

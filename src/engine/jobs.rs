@@ -3,23 +3,21 @@
 use serde_json::Value;
 
 use crate::azureml::{ArmClient, ArmError, LroOutcome};
+// The invocation span declares these fields; the engine fills them in.
 use crate::domain::spark::{
-    JobPlan, PlanInput, SparkDefaults, SparkJobError, SparkJobSpec, SparkJobView, job_name_for,
-    plan_job,
+    JobName, JobPlan, PlanInput, SparkDefaults, SparkJobError, SparkJobSpec, SparkJobView,
+    job_name_for, plan_job,
 };
 use crate::domain::{
-    AttachedPool, Command, Envelope, RawSpec, ReplyRoute, TrackSparkJob, WorkspaceId,
+    AttachedPool, Command, Envelope, ErrorCode, JobResource, RawSpec, ReplyRoute, TrackSparkJob,
+    WorkspaceId,
 };
+use crate::telemetry::fields;
 
 use super::{CommandContext, Engine, EngineError, FollowUp, Outcome, Rejection, Reply};
 
 const SUBMIT: &str = "SubmitSparkJob";
 const CANCEL: &str = "CancelSparkJob";
-
-/// Span attributes the telemetry layer declares on the invocation span.
-pub const SPAN_COMPUTE_CHOICE: &str = "poolbroker.compute.choice";
-pub const SPAN_COMPUTE_REASON: &str = "poolbroker.compute.reason";
-pub const SPAN_IDENTITY: &str = "poolbroker.identity.selected";
 
 pub(super) struct JobRun<'a> {
     pub engine: &'a Engine,
@@ -51,7 +49,7 @@ impl Engine {
     ) -> Result<JobPlan, EngineError> {
         let Command::SubmitSparkJob(raw) = &envelope.command else {
             return Err(EngineError::rejected(
-                "NotASparkJob",
+                ErrorCode::NotASparkJob,
                 format!(
                     "kind: expected SubmitSparkJob, got {}",
                     envelope.command.kind()
@@ -77,8 +75,14 @@ impl Engine {
         name: &str,
         ctx: &CommandContext,
     ) -> Result<Option<SparkJobView>, EngineError> {
+        let name = JobName::parse(name).map_err(|e| {
+            EngineError::from(
+                Rejection::new(ErrorCode::InvalidJobName, e.to_string())
+                    .field("name", "not a job name"),
+            )
+        })?;
         let arm = self.arm_for(ctx);
-        match arm.get_job(&workspace.arm_id(), name).await? {
+        match arm.get_job(workspace, &name).await? {
             Some(resource) => Ok(Some(read_view(&resource)?)),
             None => Ok(None),
         }
@@ -86,10 +90,6 @@ impl Engine {
 }
 
 impl JobRun<'_> {
-    fn ws_id(&self) -> String {
-        self.workspace.arm_id()
-    }
-
     pub async fn submit(
         &self,
         raw: &RawSpec,
@@ -104,7 +104,7 @@ impl JobRun<'_> {
         )?;
         // A redelivery (or a resend with the same key) finds the job of the first delivery and
         // reports it: no second PUT, whatever the pools look like now.
-        if let Some(existing) = self.arm.get_job(&self.ws_id(), name.as_str()).await? {
+        if let Some(existing) = self.arm.get_job(self.workspace, &name).await? {
             let view = read_view(&existing)?;
             record_on_span(
                 &view.compute_summary(),
@@ -123,18 +123,14 @@ impl JobRun<'_> {
         );
         let resource = match self
             .arm
-            .put_job(&self.ws_id(), plan.job_name.as_str(), &plan.body)
+            .put_job(self.workspace, &plan.job_name, &plan.body)
             .await
         {
             Ok((resource, _created)) => resource,
             // Another delivery of this command got there first with a definition that differs
             // (the pools changed in between): that job is the one to report.
             Err(err) if !err.is_transient() => {
-                match self
-                    .arm
-                    .get_job(&self.ws_id(), plan.job_name.as_str())
-                    .await?
-                {
+                match self.arm.get_job(self.workspace, &plan.job_name).await? {
                     Some(existing) => existing,
                     None => return Err(err.into()),
                 }
@@ -167,10 +163,10 @@ impl JobRun<'_> {
     /// The workspace's computes, one list call. A compute ARM describes oddly is left out rather
     /// than failing the job: it cannot be chosen anyway.
     async fn pools(&self) -> Result<Vec<AttachedPool>, EngineError> {
-        let computes = self.arm.list_computes(&self.ws_id()).await?;
+        let computes = self.arm.list_computes(self.workspace).await?;
         Ok(computes
             .iter()
-            .filter_map(|c| match AttachedPool::from_arm(c) {
+            .filter_map(|c| match AttachedPool::from_resource(c) {
                 Ok(pool) => Some(pool),
                 Err(e) => {
                     tracing::warn!("ignoring a compute ARM listed: {e}");
@@ -181,12 +177,12 @@ impl JobRun<'_> {
     }
 
     pub async fn track(&self, track: &TrackSparkJob) -> Result<Outcome, EngineError> {
-        let name = track.job.as_str();
-        let Some(resource) = self.arm.get_job(&self.ws_id(), name).await? else {
+        let name = &track.job;
+        let Some(resource) = self.arm.get_job(self.workspace, name).await? else {
             return Ok(Outcome::Reply(Reply::failed(
                 SUBMIT,
                 Rejection::new(
-                    "JobNotFound",
+                    ErrorCode::JobNotFound,
                     format!(
                         "job {name} no longer exists in workspace {}",
                         self.workspace.arm_id()
@@ -199,7 +195,7 @@ impl JobRun<'_> {
             let mut reply = Reply::failed(
                 SUBMIT,
                 Rejection::new(
-                    "JobDeadlineExceeded",
+                    ErrorCode::JobDeadlineExceeded,
                     format!(
                         "stopped following job {name} after {} status read(s): the deadline passed while it was {}; the job itself keeps running (CancelSparkJob stops it)",
                         track.attempt, view.status
@@ -212,13 +208,13 @@ impl JobRun<'_> {
         self.report(view, Some(track))
     }
 
-    pub async fn cancel(&self, name: &str) -> Result<Outcome, EngineError> {
-        let outcome = match self.arm.cancel_job(&self.ws_id(), name).await {
+    pub async fn cancel(&self, name: &JobName) -> Result<Outcome, EngineError> {
+        let outcome = match self.arm.cancel_job(self.workspace, name).await {
             Ok(outcome) => outcome,
             Err(ArmError::Status { status: 404, .. }) => {
                 return Err(EngineError::from(
                     Rejection::new(
-                        "JobNotFound",
+                        ErrorCode::JobNotFound,
                         format!(
                             "spec.name: no job named '{name}' in workspace {}",
                             self.workspace.arm_id()
@@ -240,7 +236,7 @@ impl JobRun<'_> {
         let mut reply = Reply::succeeded(CANCEL);
         match outcome {
             LroOutcome::Done(_) => {
-                if let Some(resource) = self.arm.get_job(&self.ws_id(), name).await? {
+                if let Some(resource) = self.arm.get_job(self.workspace, name).await? {
                     let view = read_view(&resource)?;
                     reply.message = Some(format!("job {name} canceled; it is {}", view.status));
                     reply.extra = view.reply_fields();
@@ -254,7 +250,7 @@ impl JobRun<'_> {
                 ));
                 reply
                     .extra
-                    .insert("jobName".into(), Value::String(name.to_owned()));
+                    .insert("jobName".into(), Value::String(name.to_string()));
                 reply
                     .extra
                     .insert("jobStatus".into(), Value::String("CancelRequested".into()));
@@ -289,7 +285,10 @@ impl JobRun<'_> {
             ),
         };
         let job = crate::domain::spark::JobName::parse(&view.name).map_err(|e| {
-            EngineError::from(Rejection::new("UnexpectedArmResponse", e.to_string()))
+            EngineError::from(Rejection::new(
+                ErrorCode::UnexpectedArmResponse,
+                e.to_string(),
+            ))
         })?;
         let mut envelope = Envelope::new(Command::TrackSparkJob(TrackSparkJob {
             job,
@@ -307,10 +306,10 @@ impl JobRun<'_> {
     }
 }
 
-fn read_view(resource: &Value) -> Result<SparkJobView, EngineError> {
-    SparkJobView::from_arm(resource).ok_or_else(|| {
+fn read_view(resource: &JobResource) -> Result<SparkJobView, EngineError> {
+    SparkJobView::from_resource(resource).ok_or_else(|| {
         EngineError::from(Rejection::new(
-            "UnexpectedArmResponse",
+            ErrorCode::UnexpectedArmResponse,
             "ARM returned a job without a name",
         ))
     })
@@ -323,9 +322,9 @@ fn terminal_reply(view: SparkJobView) -> Reply {
         Reply::succeeded(SUBMIT).with_message(format!("job {name} Completed on {place}"))
     } else {
         let code = if view.status.eq_ignore_ascii_case("Canceled") {
-            "JobCanceled"
+            ErrorCode::JobCanceled
         } else {
-            "JobFailed"
+            ErrorCode::JobFailed
         };
         let detail = view
             .error
@@ -346,9 +345,9 @@ fn terminal_reply(view: SparkJobView) -> Reply {
 
 fn record_on_span(choice: &str, reason: &str, identity: &str) {
     let span = tracing::Span::current();
-    span.record(SPAN_COMPUTE_CHOICE, choice);
-    span.record(SPAN_COMPUTE_REASON, reason);
-    span.record(SPAN_IDENTITY, identity);
+    span.record(fields::COMPUTE_CHOICE, choice);
+    span.record(fields::COMPUTE_REASON, reason);
+    span.record(fields::IDENTITY_SELECTED, identity);
 }
 
 impl<'a> super::pools::PoolRun<'a> {
