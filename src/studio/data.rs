@@ -1,14 +1,13 @@
 //! What the pages show from Azure ML, read directly through the engine's ARM client (reads are
-//! not commands; every change goes through the queue). ARM JSON becomes typed rows here.
+//! not commands; every change goes through the queue), as the rows the pages render.
 
-use serde::Deserialize;
 use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::azureml::JobListFilter;
-use crate::cleanup::CleanupPolicy;
-use crate::domain::{AttachedPool, WorkspaceId};
+use crate::cleanup::{CleanupPlan, CleanupPolicy, PoolDecision};
+use crate::domain::{AttachedPool, ComputeName, JobResource, WorkspaceId};
 use crate::engine::{CommandContext, Engine};
 use crate::handler::AppState;
 
@@ -40,12 +39,12 @@ pub fn workspace(state: &AppState, arm_id: Option<&str>) -> Option<(WorkspaceId,
 pub async fn pools(engine: &Engine, ws: &WorkspaceId) -> Result<Vec<AttachedPool>, String> {
     let computes = engine
         .arm()
-        .list_computes(&ws.arm_id())
+        .list_computes(ws)
         .await
         .map_err(|e| e.to_string())?;
     Ok(computes
         .iter()
-        .filter_map(|c| AttachedPool::from_arm(c).ok())
+        .filter_map(|c| AttachedPool::from_resource(c).ok())
         .filter(AttachedPool::is_synapse_spark)
         .collect())
 }
@@ -60,61 +59,34 @@ pub struct JobRow {
     pub created_at: Option<OffsetDateTime>,
 }
 
-#[derive(Deserialize)]
-struct ArmJob {
-    name: String,
-    #[serde(default)]
-    properties: ArmJobProperties,
-}
-
-#[derive(Deserialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct ArmJobProperties {
-    #[serde(default)]
-    status: Option<String>,
-    #[serde(default)]
-    display_name: Option<String>,
-    #[serde(default)]
-    creation_context: Option<CreationContext>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct CreationContext {
-    #[serde(default)]
-    created_at: Option<String>,
-}
-
-fn job_row(value: &Value) -> Option<JobRow> {
-    let job: ArmJob = serde_json::from_value(value.clone()).ok()?;
+/// Fields the typed job model leaves unmodelled: display name and creation time.
+fn job_row(job: &JobResource) -> Option<JobRow> {
+    let properties = job.properties.as_ref();
+    let extra = |key: &str| properties.and_then(|p| p.extra.get(key));
     Some(JobRow {
-        name: job.name,
-        display_name: job.properties.display_name,
-        status: job
-            .properties
-            .status
+        name: job.name.clone()?,
+        display_name: extra("displayName")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        status: properties
+            .and_then(|p| p.status.clone())
             .unwrap_or_else(|| "Unknown".to_owned()),
-        created_at: job
-            .properties
-            .creation_context
-            .and_then(|c| c.created_at)
-            .and_then(|t| OffsetDateTime::parse(&t, &Rfc3339).ok()),
+        created_at: extra("creationContext")
+            .and_then(|c| c.get("createdAt"))
+            .and_then(Value::as_str)
+            .and_then(|t| OffsetDateTime::parse(t, &Rfc3339).ok()),
     })
 }
 
 /// The workspace's jobs that ran on this pool, newest first.
-pub async fn jobs_on(
-    engine: &Engine,
-    ws: &WorkspaceId,
-    pool_id: &str,
-) -> Result<Vec<JobRow>, String> {
+pub async fn jobs_on(engine: &Engine, ws: &WorkspaceId, pool: &str) -> Result<Vec<JobRow>, String> {
     let filter = JobListFilter {
-        compute_id: Some(pool_id.to_owned()),
+        compute: Some(ComputeName::parse(pool).map_err(|e| e.to_string())?),
         active_only: false,
     };
     let jobs = engine
         .arm()
-        .list_jobs(&ws.arm_id(), &filter)
+        .list_jobs(ws, &filter)
         .await
         .map_err(|e| e.to_string())?;
     let mut rows: Vec<JobRow> = jobs.iter().filter_map(job_row).collect();
@@ -123,18 +95,29 @@ pub async fn jobs_on(
 }
 
 /// One line of the cleanup plan.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone)]
 pub struct PlannedPool {
     pub name: String,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct PlanView {
-    #[serde(default)]
     pub to_detach: Vec<PlannedPool>,
-    #[serde(default)]
     pub kept: Vec<PlannedPool>,
+}
+
+impl From<&CleanupPlan> for PlanView {
+    fn from(plan: &CleanupPlan) -> Self {
+        let row = |d: &PoolDecision| PlannedPool {
+            name: d.name.clone(),
+            reason: d.decision.reason(),
+        };
+        Self {
+            to_detach: plan.to_detach().map(row).collect(),
+            kept: plan.kept().map(row).collect(),
+        }
+    }
 }
 
 /// What the next cleanup run would do in `ws`: the engine's own cleanup, as a dry run (it lists
@@ -154,5 +137,5 @@ pub async fn cleanup_plan(
         .run_cleanup(ws, &dry, &ctx)
         .await
         .map_err(|e| e.to_string())?;
-    serde_json::from_value(report.plan).map_err(|e| format!("unexpected plan shape: {e}"))
+    Ok(PlanView::from(&report.plan))
 }

@@ -28,6 +28,7 @@ pub use settings::STUDIO_REPLIES_QUEUE;
 /// Queue settings for what the Studio peeks (`studio-replies`, `pool-commands-rejected`),
 /// matching infra/modules/servicebus.bicep: each look is one delivery, so the delivery limit is
 /// Azure's maximum rather than 10; `ttl_days` as infra sets it (studio replies 1, rejected 14).
+#[cfg(feature = "local")]
 pub fn peeked_queue_config(ttl_days: u64) -> servicebus_emulator::QueueConfig {
     servicebus_emulator::QueueConfig {
         max_delivery_count: PEEKED_MAX_DELIVERY_COUNT,

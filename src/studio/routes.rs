@@ -124,7 +124,7 @@ async fn pool_page(
             ),
         );
     };
-    let jobs = data::jobs_on(engine, &ws, &found.id).await;
+    let jobs = data::jobs_on(engine, &ws, &found.name).await;
     let token = csrf::issue(&settings.form_key, &principal.id, now);
     let view = pool::PoolPage {
         workspace: &ws,

@@ -5,8 +5,7 @@ use time::OffsetDateTime;
 
 use super::identity::identity_cell;
 use super::layout::{Nav, page, time};
-use crate::cleanup::TAG_MANAGED;
-use crate::domain::{AttachedPool, WorkspaceId};
+use crate::domain::{AttachedPool, MANAGED_TAG, WorkspaceId, tag_is_true, tag_value};
 use crate::studio::BASE;
 use crate::studio::auth::Principal;
 
@@ -24,9 +23,7 @@ pub fn pool_href(ws: &WorkspaceId, name: &str) -> String {
 }
 
 fn managed(pool: &AttachedPool) -> bool {
-    pool.tags
-        .iter()
-        .any(|(k, v)| k.eq_ignore_ascii_case(TAG_MANAGED) && v.trim().eq_ignore_ascii_case("true"))
+    tag_is_true(tag_value(&pool.tags, MANAGED_TAG))
 }
 
 fn expiry(pool: &AttachedPool, now: OffsetDateTime) -> Markup {
