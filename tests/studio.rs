@@ -289,3 +289,72 @@ async fn peek_leaves_messages_in_place_and_reads_dead_letter_reasons() {
     assert_eq!(world.broker.dead_letters(QUEUE).expect("dlq").len(), 1);
     world.stop().await.expect("stops");
 }
+
+/// The activity page shows a dead-lettered command with Service Bus's reason (read, not taken),
+/// and the cleanup page shows the timer's dry-run decision for an attached pool.
+#[tokio::test]
+async fn activity_shows_dead_letters_and_cleanup_shows_the_plan() {
+    use servicebus_emulator::OutgoingMessage;
+
+    // Commands the Studio would enqueue go to a queue no trigger drains, so a message can be
+    // dead-lettered there by hand.
+    const PARKED: &str = "studio-test-commands";
+    let world = start_with(options_with(&[("POOLBROKER_COMMANDS_QUEUE", PARKED)])).await;
+    world.broker.create_queue(PARKED, Default::default());
+    world
+        .broker
+        .send(
+            PARKED,
+            OutgoingMessage {
+                body: r#"{"apiVersion":"poolbroker/v1","kind":"DetachPool","spec":{"name":"gone-pool"}}"#
+                    .into(),
+                ..OutgoingMessage::default()
+            },
+        )
+        .expect("sent");
+    let locked = world
+        .broker
+        .receive(PARKED, std::time::Duration::ZERO)
+        .await
+        .expect("receive")
+        .expect("a message");
+    world
+        .broker
+        .dead_letter(
+            PARKED,
+            locked.lock_token,
+            "MaxDeliveryCountExceeded",
+            "ARM kept answering 503",
+        )
+        .expect("dead-lettered");
+
+    let (status, page) = get(&studio_url(&world, "activity"), None).await;
+    assert_eq!(status, 200, "{page}");
+    let dead = &page[page
+        .find("id=\"dead-letters\"")
+        .expect("dead-letters section")..];
+    assert!(dead.contains("MaxDeliveryCountExceeded"), "{dead}");
+    assert!(dead.contains("ARM kept answering 503"), "{dead}");
+    assert!(dead.contains("DetachPool"), "{dead}");
+    assert_eq!(
+        world.broker.dead_letters(PARKED).expect("dlq").len(),
+        1,
+        "reading must not consume"
+    );
+
+    // A pool attached with a TTL: the plan keeps it until then, and says so.
+    let mut attach_ttl = attach("ttlpool", POOL1, None);
+    attach_ttl["spec"]["ttl"] = json!("8h");
+    let reply = round_trip(&world, &attach_ttl).await;
+    assert_eq!(reply["status"], "Succeeded", "{reply}");
+    let (status, page) = get(&studio_url(&world, "cleanup"), None).await;
+    assert_eq!(status, 200, "{page}");
+    let kept = &page[page.find("Would keep").expect("kept section")..];
+    assert!(kept.contains("ttlpool"), "{kept}");
+    assert!(kept.contains("expires at"), "{kept}");
+    assert!(
+        compute_requests(&world, "DELETE", "ttlpool").is_empty(),
+        "a dry run detaches nothing"
+    );
+    world.stop().await.expect("stops");
+}

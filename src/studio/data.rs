@@ -5,11 +5,22 @@ use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use crate::azureml::JobListFilter;
+use crate::azureml::{ArmError, JobListFilter};
 use crate::cleanup::{CleanupPlan, CleanupPolicy, PoolDecision};
-use crate::domain::{AttachedPool, ComputeName, JobResource, WorkspaceId};
-use crate::engine::{CommandContext, Engine};
+use crate::domain::{AttachedPool, ComputeName, ComputeNameError, JobResource, WorkspaceId};
+use crate::engine::{CommandContext, Engine, EngineError};
 use crate::handler::AppState;
+
+/// Why a page could not show something (rendered in place, with the cause).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("Azure ML: {0}")]
+    Arm(#[from] ArmError),
+    #[error("{0}")]
+    Engine(#[from] EngineError),
+    #[error("pool name: {0}")]
+    PoolName(#[from] ComputeNameError),
+}
 
 /// The workspaces the Studio shows: the default one and those the cleanup timer looks after.
 pub fn workspaces(state: &AppState) -> Vec<(WorkspaceId, CleanupPolicy)> {
@@ -36,12 +47,8 @@ pub fn workspace(state: &AppState, arm_id: Option<&str>) -> Option<(WorkspaceId,
 }
 
 /// Attached Synapse Spark pools of a workspace, in ARM's order.
-pub async fn pools(engine: &Engine, ws: &WorkspaceId) -> Result<Vec<AttachedPool>, String> {
-    let computes = engine
-        .arm()
-        .list_computes(ws)
-        .await
-        .map_err(|e| e.to_string())?;
+pub async fn pools(engine: &Engine, ws: &WorkspaceId) -> Result<Vec<AttachedPool>, ReadError> {
+    let computes = engine.arm().list_computes(ws).await?;
     Ok(computes
         .iter()
         .filter_map(|c| AttachedPool::from_resource(c).ok())
@@ -79,16 +86,16 @@ fn job_row(job: &JobResource) -> Option<JobRow> {
 }
 
 /// The workspace's jobs that ran on this pool, newest first.
-pub async fn jobs_on(engine: &Engine, ws: &WorkspaceId, pool: &str) -> Result<Vec<JobRow>, String> {
+pub async fn jobs_on(
+    engine: &Engine,
+    ws: &WorkspaceId,
+    pool: &str,
+) -> Result<Vec<JobRow>, ReadError> {
     let filter = JobListFilter {
-        compute: Some(ComputeName::parse(pool).map_err(|e| e.to_string())?),
+        compute: Some(ComputeName::parse(pool)?),
         active_only: false,
     };
-    let jobs = engine
-        .arm()
-        .list_jobs(ws, &filter)
-        .await
-        .map_err(|e| e.to_string())?;
+    let jobs = engine.arm().list_jobs(ws, &filter).await?;
     let mut rows: Vec<JobRow> = jobs.iter().filter_map(job_row).collect();
     rows.sort_by_key(|r| std::cmp::Reverse(r.created_at));
     Ok(rows)
@@ -126,16 +133,13 @@ pub async fn cleanup_plan(
     engine: &Engine,
     ws: &WorkspaceId,
     policy: &CleanupPolicy,
-) -> Result<PlanView, String> {
+) -> Result<PlanView, ReadError> {
     let mut dry = policy.clone();
     dry.dry_run = true;
     let ctx = CommandContext::new(
         format!("studio-plan-{}", uuid::Uuid::new_v4().simple()),
         OffsetDateTime::now_utc(),
     );
-    let report = engine
-        .run_cleanup(ws, &dry, &ctx)
-        .await
-        .map_err(|e| e.to_string())?;
+    let report = engine.run_cleanup(ws, &dry, &ctx).await?;
     Ok(PlanView::from(&report.plan))
 }

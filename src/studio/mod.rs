@@ -14,7 +14,6 @@ mod routes;
 pub mod settings;
 mod views;
 
-use axum::extract::State;
 use bytes::Bytes;
 
 use crate::functions::{InvocationRequest, InvocationResponse};
@@ -44,16 +43,12 @@ pub const PEEKED_MAX_DELIVERY_COUNT: u32 = 2000;
 /// Where the page lives: the host's route prefix (`api`, host.json) + the function's route.
 pub const BASE: &str = "/api/studio";
 
-/// The `studio` function (invocation `POST /studio` from the host, JSON envelope).
-pub async fn handle(
-    State(state): State<AppState>,
-    body: Bytes,
-) -> Result<InvocationResponse, HandlerError> {
+/// The `studio` function (invocation `POST /studio` from the host, JSON envelope); the handler
+/// runs it inside the invocation's span.
+pub async fn handle(state: &AppState, body: Bytes) -> Result<InvocationResponse, HandlerError> {
     let invocation = InvocationRequest::parse(&body)?;
     let req = StudioRequest::from_invocation(&invocation)?;
-    let span = tracing::info_span!("studio", http.request.method = %req.method, url.path = %req.path.join("/"));
-    let _entered = span.enter();
-    let page = respond(&state, &req).await;
+    let page = respond(state, &req).await;
     let log = format!(
         "studio {} /{} -> {}",
         req.method,

@@ -6,12 +6,12 @@ use super::layout::{Nav, page};
 use super::pools::pool_href;
 use crate::domain::WorkspaceId;
 use crate::studio::auth::Principal;
-use crate::studio::data::PlanView;
+use crate::studio::data::{PlanView, ReadError};
 
 pub struct WorkspacePlan {
     pub workspace: WorkspaceId,
     pub dry_run_configured: bool,
-    pub plan: Result<PlanView, String>,
+    pub plan: Result<PlanView, ReadError>,
 }
 
 pub fn render(principal: &Principal, plans: &[WorkspacePlan]) -> String {

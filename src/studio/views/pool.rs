@@ -9,12 +9,12 @@ use super::pools::identity_fields;
 use crate::domain::{AttachedPool, WorkspaceId};
 use crate::studio::BASE;
 use crate::studio::auth::Principal;
-use crate::studio::data::JobRow;
+use crate::studio::data::{JobRow, ReadError};
 
 pub struct PoolPage<'a> {
     pub workspace: &'a WorkspaceId,
     pub pool: &'a AttachedPool,
-    pub jobs: Result<Vec<JobRow>, String>,
+    pub jobs: Result<Vec<JobRow>, ReadError>,
 }
 
 fn properties(p: &AttachedPool) -> Markup {
@@ -38,7 +38,7 @@ fn properties(p: &AttachedPool) -> Markup {
     }
 }
 
-fn jobs_table(jobs: &Result<Vec<JobRow>, String>) -> Markup {
+fn jobs_table(jobs: &Result<Vec<JobRow>, ReadError>) -> Markup {
     html! {
         @match jobs {
             Err(e) => { p.notice.bad role="alert" { "Could not list the workspace's jobs: " (e) } }

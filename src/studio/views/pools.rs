@@ -8,10 +8,11 @@ use super::layout::{Nav, page, time};
 use crate::domain::{AttachedPool, MANAGED_TAG, WorkspaceId, tag_is_true, tag_value};
 use crate::studio::BASE;
 use crate::studio::auth::Principal;
+use crate::studio::data::ReadError;
 
 pub struct WorkspacePools {
     pub workspace: WorkspaceId,
-    pub pools: Result<Vec<AttachedPool>, String>,
+    pub pools: Result<Vec<AttachedPool>, ReadError>,
 }
 
 pub fn pool_href(ws: &WorkspaceId, name: &str) -> String {
