@@ -104,7 +104,11 @@ after(async () => {
   if (userDataDir) rmSync(userDataDir, { recursive: true, force: true });
 });
 
-test('attach, see the job identity marked, update it, detach, and read a rejection', async () => {
+test('attach, see the job identity marked, update it, detach, and read a rejection', async (t) => {
+  // Whatever fails, keep a picture of the page it failed on.
+  t.after(async () => {
+    if (page && !page.isClosed()) await shot('last-page');
+  });
   await page.goto(studioUrl);
   assert.equal(await page.title(), 'Attached computes · poolbroker Studio');
 
