@@ -6,19 +6,30 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::Output;
+use std::process::{Output, Stdio};
+use std::time::Duration;
 
 use common::*;
 use poolbroker::domain::WorkspaceId;
 use poolbroker::domain::spark::derive_job_name;
-use poolbroker::local::LocalWorld;
+use poolbroker::local::{LocalOptions, LocalWorld};
 use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
 
 fn job_file() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples/jobs/serverless-job.yml")
 }
 
-async fn cli(world: &LocalWorld, args: &[&str]) -> Output {
+/// A world whose jobs stay an hour in each status unless the test moves the emulator's clock
+/// (less than the day its tokens live, so the CLI's token stays valid across the move).
+fn slow_jobs() -> LocalOptions {
+    let mut options = options();
+    options.emulator.job_step_duration = Duration::from_secs(3600);
+    options.emulator.job_run_duration = Duration::from_secs(3600);
+    options
+}
+
+fn command(world: &LocalWorld, args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_poolbroker"));
     command
         .args(args)
@@ -30,7 +41,14 @@ async fn cli(world: &LocalWorld, args: &[&str]) -> Output {
     for (k, v) in world.cli_environment() {
         command.env(k, v);
     }
-    command.output().await.expect("poolbroker runs")
+    command
+}
+
+async fn cli(world: &LocalWorld, args: &[&str]) -> Output {
+    command(world, args)
+        .output()
+        .await
+        .expect("poolbroker runs")
 }
 
 fn stdout_json(output: &Output) -> Value {
@@ -50,7 +68,7 @@ fn job_name(key: &str) -> String {
 
 #[tokio::test]
 async fn submit_without_wait_prints_the_job_and_an_accepted_outcome() {
-    let world = start().await;
+    let world = start_with(slow_jobs()).await;
     let file = job_file();
     let key = "cli-json-no-wait";
     let output = cli(
@@ -110,10 +128,11 @@ async fn submit_without_wait_prints_the_job_and_an_accepted_outcome() {
 
 #[tokio::test]
 async fn submit_with_wait_shows_each_status_and_ends_with_the_job_completed() {
-    let world = start().await;
+    let world = start_with(slow_jobs()).await;
     let file = job_file();
     let key = "cli-json-wait";
-    let output = cli(
+    let name = job_name(key);
+    let mut child = command(
         &world,
         &[
             "job",
@@ -127,22 +146,46 @@ async fn submit_with_wait_shows_each_status_and_ends_with_the_job_completed() {
             "json",
         ],
     )
-    .await;
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .expect("poolbroker starts");
+    let mut stderr_lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+    let mut stderr = String::new();
+    // Not a terminal: the first status read is reported as a plain line, while the job waits.
+    let waiting = format!("job {name}: Azure ML reports it NotStarted");
+    let found = tokio::time::timeout(WAIT, async {
+        while let Some(line) = stderr_lines.next_line().await.expect("stderr readable") {
+            stderr.push_str(&line);
+            stderr.push('\n');
+            if line.starts_with(&waiting) {
+                return true;
+            }
+        }
+        false
+    })
+    .await
+    .unwrap_or(false);
+    assert!(found, "no progress line '{waiting}…':\n{stderr}");
+    // Seven hours pass for the emulator: the job goes through its six statuses to Completed.
+    world.arm.advance_clock(Duration::from_secs(7 * 3600));
+    while let Some(line) = stderr_lines.next_line().await.expect("stderr readable") {
+        stderr.push_str(&line);
+        stderr.push('\n');
+    }
+    let output = child.wait_with_output().await.expect("poolbroker ends");
     assert!(output.status.success(), "{stderr}");
     let job = stdout_json(&output);
-    let name = job_name(key);
     assert_eq!(job["name"], name.as_str());
     assert_eq!(job["status"], "Completed");
-    // Not a terminal: plain progress lines, one per status seen, then the outcome.
-    let progress: Vec<&str> = stderr
-        .lines()
-        .filter(|l| l.starts_with(&format!("job {name}: Azure ML reports it")))
-        .collect();
-    assert!(!progress.is_empty(), "{stderr}");
     assert!(
         !stderr.contains('\r'),
         "no spinner off a terminal: {stderr:?}"
+    );
+    assert_eq!(
+        stderr.matches(&waiting).count(),
+        1,
+        "one line per status, not one per read: {stderr}"
     );
     assert!(
         stderr.contains(&format!(
