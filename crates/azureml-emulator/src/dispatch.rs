@@ -198,6 +198,9 @@ fn handle(
     body: &[u8],
 ) -> Result<Response, ArmError> {
     let caller = auth::authenticate(state, headers)?;
+    if let Some(result) = crate::linked_services::dispatch(state, &method, uri, body) {
+        return result;
+    }
     let path = uri.path();
     let segs = ids::segments(path);
     let route = Route::parse(&segs).ok_or_else(|| {

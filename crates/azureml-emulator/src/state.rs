@@ -54,6 +54,7 @@ pub(crate) struct Data {
     pub operations: HashMap<String, Operation>,
     pub delete_actions: Vec<DeleteRecord>,
     pub vcore_quotas: HashMap<String, u32>,
+    pub linked_services: crate::linked_services::LinkedServices,
 }
 
 /// One DELETE of a compute and the `underlyingResourceAction` it carried (verbatim).
