@@ -16,4 +16,5 @@ pub mod local;
 pub mod package;
 pub mod servicebus;
 pub mod startup;
+pub mod synapse;
 pub mod telemetry;

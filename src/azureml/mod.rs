@@ -8,6 +8,7 @@
 mod client;
 mod credential;
 mod error;
+mod linked_services;
 mod lro;
 mod options;
 mod resources;
@@ -21,6 +22,8 @@ pub use credential::{
 };
 pub use error::ArmError;
 pub use lro::{LroOutcome, OperationKind, OperationRef};
-pub use options::{ArmClientOptions, LroOptions, OptionsError, RetryOptions};
+pub use options::{
+    ArmClientOptions, LroOptions, OptionsError, RetryOptions, is_loopback, parse_endpoint,
+};
 pub use resources::JobListFilter;
 pub use telemetry::redacted_url;

@@ -273,6 +273,9 @@ fn await_op() -> AwaitOperation {
         reply: ReplyRoute { reply_to: Some("pool-replies".into()), correlation_id: "corr-1".into() },
         deadline: datetime!(2025-12-01 10:15:30.123456789 +01:00),
         attempt: 3,
+        grant: Some(crate::domain::GrantAfter {
+            linked_service: Some(crate::domain::LinkedServiceName::parse("synapselink1").unwrap()),
+        }),
     }
 }
 
@@ -299,6 +302,7 @@ fn every_kind_round_trips_through_the_serializer() {
             .collect(),
             description: Some("d".into()),
             ttl: Some(Ttl::parse("30m").unwrap()),
+            grant_synapse_access: false,
         }),
         Command::AttachPool(AttachPoolSpec {
             name: name.clone(),
@@ -307,14 +311,17 @@ fn every_kind_round_trips_through_the_serializer() {
             tags: Tags::new(),
             description: None,
             ttl: None,
+            grant_synapse_access: true,
         }),
         Command::UpdatePoolIdentity(UpdatePoolIdentitySpec {
             name: name.clone(),
             identity: IdentitySpec::build(IdentityType::UserAssigned, uais).unwrap(),
+            grant_synapse_access: true,
         }),
         Command::UpdatePoolIdentity(UpdatePoolIdentitySpec {
             name: name.clone(),
             identity: IdentitySpec::None,
+            grant_synapse_access: false,
         }),
         Command::DetachPool(DetachPoolSpec {
             name: name.clone(),
@@ -341,6 +348,7 @@ fn every_kind_round_trips_through_the_serializer() {
             },
             deadline: datetime!(2025-12-01 10:15:30 UTC),
             attempt: 0,
+            grant: None,
         }),
     ];
     for (i, command) in commands.into_iter().enumerate() {
