@@ -48,7 +48,8 @@ pub fn engine_from_env() -> Result<Engine, StartupError> {
     let mut options = ArmClientOptions::from_env(lookup)?;
     options.lro.budget = settings.lro_budget;
     let credential = credential_from_env(lookup)?;
-    let synapse_options = SynapseOptions::new(options.retry, options.request_timeout).with_env(lookup)?;
+    let synapse_options =
+        SynapseOptions::new(options.retry, options.request_timeout).with_env(lookup)?;
     let arm = ArmClient::new(options, Arc::clone(&credential))
         .map_err(|e| StartupError::Arm(Box::new(e)))?;
     let synapse = SynapseClient::new(synapse_options, Arc::clone(&credential))

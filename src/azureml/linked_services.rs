@@ -36,7 +36,10 @@ impl ArmClient {
         url
     }
 
-    pub async fn list_linked_services(&self, ws: &WorkspaceId) -> Result<Vec<LinkedService>, ArmError> {
+    pub async fn list_linked_services(
+        &self,
+        ws: &WorkspaceId,
+    ) -> Result<Vec<LinkedService>, ArmError> {
         let url = self.linked_service_url(ws, None);
         self.list(&url)
             .await?

@@ -46,6 +46,9 @@ pub struct LocalArgs {
     /// Port of the ARM / Azure ML emulator (also serves the managed-identity token endpoint).
     #[arg(long, default_value_t = 7073)]
     pub arm_port: u16,
+    /// Port of the Synapse data-plane emulator (role assignments).
+    #[arg(long, default_value_t = 7074)]
+    pub synapse_port: u16,
     /// Folder with host.json and function-definitions/ (default: the current directory, else the
     /// folder of the executable's source tree).
     #[arg(long)]

@@ -25,6 +25,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     options.http_port = args.http_port;
     options.servicebus_port = args.servicebus_port;
     options.arm_port = args.arm_port;
+    options.synapse_port = args.synapse_port;
     if args.demo {
         // The demo should not collide with a `poolbroker local` already running.
         options = options.ephemeral();
@@ -77,6 +78,10 @@ fn print_banner(world: &LocalWorld, app_root: &Path) {
     println!(
         "  managed-identity endpoint       http://{}/msi/token",
         world.arm_addr
+    );
+    println!(
+        "  Synapse data-plane emulator     http://{}",
+        world.synapse_addr
     );
     for f in world.host.functions() {
         let trigger = match &f.trigger {

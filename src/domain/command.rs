@@ -5,13 +5,15 @@ use serde_json::{Map, Value, json};
 
 use super::field_error::{FieldError, FieldErrors, quote};
 use super::reader::Fields;
-use super::specs::attach_pool::{self, AttachLinkedPoolSpec, AttachPoolSpec, ParsedAttach, SYNAPSE_SPARK};
-use super::specs::check_pool::{self, CheckPoolSpec};
-use super::specs::linked_services::{self, LinkedServiceRef, RegisterLinkedServiceSpec};
-use super::specs::pool_access::{self, PoolAccessSpec};
+use super::specs::attach_pool::{
+    self, AttachLinkedPoolSpec, AttachPoolSpec, ParsedAttach, SYNAPSE_SPARK,
+};
 use super::specs::await_operation::{self, AwaitOperation, EncodeError};
+use super::specs::check_pool::{self, CheckPoolSpec};
 use super::specs::detach_pool::{self, DetachPoolSpec};
+use super::specs::linked_services::{self, LinkedServiceRef, RegisterLinkedServiceSpec};
 use super::specs::list_pools::{self, ListPoolsSpec};
+use super::specs::pool_access::{self, PoolAccessSpec};
 use super::specs::show_pool::{self, ShowPoolSpec};
 use super::specs::spark_job::{self, RawSpec};
 use super::specs::track_job::{self, TrackSparkJob};
@@ -55,7 +57,9 @@ pub enum Command {
     ShowPool(ShowPoolSpec),
     ListPools(ListPoolsSpec),
     SubmitSparkJob(RawSpec),
-    CancelSparkJob { name: String },
+    CancelSparkJob {
+        name: String,
+    },
     AwaitOperation(AwaitOperation),
     TrackSparkJob(TrackSparkJob),
     /// `AttachPool` with `linked_service` + `pool_name` (kind `AttachPool` on the wire).

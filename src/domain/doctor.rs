@@ -41,8 +41,12 @@ impl Check {
 /// What the engine found out about the Synapse pool the compute points at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SynapsePoolFact {
-    Found { spark_version: Option<String> },
-    Missing { id: String },
+    Found {
+        spark_version: Option<String>,
+    },
+    Missing {
+        id: String,
+    },
     /// The compute names no Synapse pool.
     Unknown,
 }
@@ -122,7 +126,10 @@ pub fn checklist(facts: &Facts) -> Checklist {
             format!("no compute named '{name}' in workspace {}", facts.workspace),
             format!("attach it: poolbroker compute attach --name {name} --resource-id <pool id> (or --linked-service L --pool-name P)"),
         ));
-        return Checklist { name: name.clone(), checks };
+        return Checklist {
+            name: name.clone(),
+            checks,
+        };
     };
     let state = compute.provisioning_state.as_deref().unwrap_or("unknown");
     checks.push(if state.eq_ignore_ascii_case("Succeeded") {
@@ -144,9 +151,13 @@ pub fn checklist(facts: &Facts) -> Checklist {
     });
     match &facts.synapse_pool {
         SynapsePoolFact::Found { spark_version } => {
-            checks.push(Check::pass("Synapse pool exists", compute.resource_id.clone().unwrap_or_default()));
+            checks.push(Check::pass(
+                "Synapse pool exists",
+                compute.resource_id.clone().unwrap_or_default(),
+            ));
             let version = spark_version.as_deref().unwrap_or("unknown");
-            let supported = RuntimeVersion::of_pool(version).is_some_and(RuntimeVersion::is_serverless_supported);
+            let supported = RuntimeVersion::of_pool(version)
+                .is_some_and(RuntimeVersion::is_serverless_supported);
             checks.push(if supported {
                 Check::pass("Spark version", format!("{version} is supported"))
             } else {
@@ -163,7 +174,9 @@ pub fn checklist(facts: &Facts) -> Checklist {
         SynapsePoolFact::Missing { id } => checks.push(Check::fail(
             "Synapse pool exists",
             format!("{id} does not exist (deleted or renamed after the attach)"),
-            format!("detach it (poolbroker compute detach --name {name}) and attach an existing pool"),
+            format!(
+                "detach it (poolbroker compute detach --name {name}) and attach an existing pool"
+            ),
         )),
         SynapsePoolFact::Unknown => checks.push(Check::fail(
             "Synapse pool exists",
@@ -206,7 +219,10 @@ pub fn checklist(facts: &Facts) -> Checklist {
             }
         }
     }
-    Checklist { name: name.clone(), checks }
+    Checklist {
+        name: name.clone(),
+        checks,
+    }
 }
 
 #[cfg(test)]
@@ -234,13 +250,18 @@ mod tests {
             name: "c1".into(),
             workspace: "ws".into(),
             compute: Some(c),
-            synapse_pool: SynapsePoolFact::Found { spark_version: Some("3.4".into()) },
+            synapse_pool: SynapsePoolFact::Found {
+                spark_version: Some("3.4".into()),
+            },
             identities: IdentityFacts::Roles(grants.into_iter().map(RoleFact::Holds).collect()),
         });
         assert!(list.ok(), "{}", list.render());
         let text = list.render();
         assert!(text.contains("✓ Synapse Administrator role"), "{text}");
-        assert!(text.contains("✓ submits jobs: system-assigned identity of c1"), "{text}");
+        assert!(
+            text.contains("✓ submits jobs: system-assigned identity of c1"),
+            "{text}"
+        );
     }
 
     #[test]
@@ -251,13 +272,30 @@ mod tests {
             name: "c1".into(),
             workspace: "ws".into(),
             compute: Some(c),
-            synapse_pool: SynapsePoolFact::Found { spark_version: Some("2.4".into()) },
+            synapse_pool: SynapsePoolFact::Found {
+                spark_version: Some("2.4".into()),
+            },
             identities: IdentityFacts::Roles(grants.into_iter().map(RoleFact::Lacks).collect()),
         });
         assert!(!list.ok());
-        let failed: Vec<_> = list.checks.iter().filter(|c| !c.ok).map(|c| c.label.as_str()).collect();
-        assert_eq!(failed, ["compute attached", "Spark version", "Synapse Administrator role"]);
-        assert!(list.render().contains("→ poolbroker access grant --name c1"));
+        let failed: Vec<_> = list
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| c.label.as_str())
+            .collect();
+        assert_eq!(
+            failed,
+            [
+                "compute attached",
+                "Spark version",
+                "Synapse Administrator role"
+            ]
+        );
+        assert!(
+            list.render()
+                .contains("→ poolbroker access grant --name c1")
+        );
         let missing = checklist(&Facts {
             name: "nope".into(),
             workspace: "ws".into(),

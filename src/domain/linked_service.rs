@@ -114,7 +114,11 @@ impl LinkedService {
 }
 
 /// The PUT body: the spec's `createLinkedService.json` example, minus what ARM fills in.
-pub fn register_body(name: &LinkedServiceName, location: &str, synapse: &SynapseWorkspaceId) -> Value {
+pub fn register_body(
+    name: &LinkedServiceName,
+    location: &str,
+    synapse: &SynapseWorkspaceId,
+) -> Value {
     json!({
         "name": name.as_str(),
         "location": location,
@@ -134,7 +138,10 @@ mod tests {
         assert!(LinkedServiceName::parse("synapselink1").is_ok());
         assert!(LinkedServiceName::parse("link_1-a").is_ok());
         let e = LinkedServiceName::parse("-x").unwrap_err();
-        assert_eq!(e.to_string(), "linked service name '-x' is invalid: must start with a letter or digit");
+        assert_eq!(
+            e.to_string(),
+            "linked service name '-x' is invalid: must start with a letter or digit"
+        );
         assert!(LinkedServiceName::parse("a/b").is_err());
         assert!(LinkedServiceName::parse("").is_err());
         assert!(LinkedServiceName::parse(&"a".repeat(129)).is_err());
@@ -153,9 +160,16 @@ mod tests {
         let link: LinkedService = serde_json::from_value(arm).unwrap();
         assert_eq!(link.synapse_workspace().name(), "syn-1");
         let out = link.to_output();
-        assert_eq!(out["system_assigned_identity_principal_id"], "b3a1c2d4-0000-0000-0000-000000000001");
+        assert_eq!(
+            out["system_assigned_identity_principal_id"],
+            "b3a1c2d4-0000-0000-0000-000000000001"
+        );
         assert_eq!(out["linked_service_resource_id"], SYN);
-        let body = register_body(&LinkedServiceName::parse("link-1").unwrap(), "westus", link.synapse_workspace());
+        let body = register_body(
+            &LinkedServiceName::parse("link-1").unwrap(),
+            "westus",
+            link.synapse_workspace(),
+        );
         assert_eq!(body["identity"]["type"], "SystemAssigned");
         assert_eq!(body["properties"]["linkedServiceResourceId"], SYN);
     }

@@ -30,8 +30,7 @@ mod specs;
 pub use command::{API_VERSION, Command, CommandError, Envelope, MAX_BODY_BYTES, parse_command};
 pub use specs::attach_pool::{AttachLinkedPoolSpec, AttachPoolSpec, SYNAPSE_SPARK};
 pub use specs::await_operation::{
-    AwaitOperation, EncodeError, GrantAfter, OperationKind, OperationRef, PendingAction,
-    ReplyRoute,
+    AwaitOperation, EncodeError, GrantAfter, OperationKind, OperationRef, PendingAction, ReplyRoute,
 };
 pub use specs::detach_pool::DetachPoolSpec;
 pub use specs::list_pools::ListPoolsSpec;

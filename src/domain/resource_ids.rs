@@ -266,12 +266,18 @@ mod tests {
 
     #[test]
     fn workspace_id_builds_pool_ids_the_way_sdk_v1_does() {
-        let ws = SynapseWorkspaceId::parse(POOL.trim_end_matches("/bigDataPools/sparkpool1")).unwrap();
+        let ws =
+            SynapseWorkspaceId::parse(POOL.trim_end_matches("/bigDataPools/sparkpool1")).unwrap();
         assert_eq!(ws.name(), "syn-demo");
         let pool = ws.pool("sparkpool1").unwrap();
         assert_eq!(pool, SynapsePoolId::parse(POOL).unwrap());
         assert!(pool.is_in(&ws));
-        let other = SynapseWorkspaceId::parse(&POOL.replace("/bigDataPools/sparkpool1", "").replace("syn-demo", "syn-other")).unwrap();
+        let other = SynapseWorkspaceId::parse(
+            &POOL
+                .replace("/bigDataPools/sparkpool1", "")
+                .replace("syn-demo", "syn-other"),
+        )
+        .unwrap();
         assert!(!pool.is_in(&other));
         let e = ws.pool("bad/pool").unwrap_err();
         assert!(e.to_string().contains("extra segments"), "{e}");

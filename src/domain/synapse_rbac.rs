@@ -109,7 +109,10 @@ pub fn pool_grants(pool: &AttachedPool) -> Result<Vec<Grant>, PlanError> {
     let mut grants = Vec::new();
     for (i, uai) in identity.user_assigned.iter().enumerate() {
         let who = if i == 0 {
-            format!("user-assigned identity {} (submits jobs)", uai.resource_id.name())
+            format!(
+                "user-assigned identity {} (submits jobs)",
+                uai.resource_id.name()
+            )
         } else {
             format!("user-assigned identity {}", uai.resource_id.name())
         };
@@ -226,36 +229,72 @@ mod tests {
         assert_eq!(grants[0].principal_id.to_string(), P2);
         assert!(grants[0].who.contains("submits jobs"), "{}", grants[0].who);
         assert_eq!(grants[1].principal_id.to_string(), P1);
-        assert!(grants.iter().all(|g| g.scope == "workspaces/syn/bigDataPools/pool1" && g.role == SYNAPSE_ADMINISTRATOR));
+        assert!(
+            grants
+                .iter()
+                .all(|g| g.scope == "workspaces/syn/bigDataPools/pool1"
+                    && g.role == SYNAPSE_ADMINISTRATOR)
+        );
     }
 
     #[test]
     fn identity_problems_are_named() {
-        assert!(matches!(pool_grants(&compute(json!({"type": "None"}))), Err(PlanError::NoIdentity(_))));
-        let e = pool_grants(&compute(json!({"type": "UserAssigned", "userAssignedIdentities": {UAI: {}}}))).unwrap_err();
+        assert!(matches!(
+            pool_grants(&compute(json!({"type": "None"}))),
+            Err(PlanError::NoIdentity(_))
+        ));
+        let e = pool_grants(&compute(
+            json!({"type": "UserAssigned", "userAssignedIdentities": {UAI: {}}}),
+        ))
+        .unwrap_err();
         assert!(e.to_string().contains("uai-etl"), "{e}");
         let e = pool_grants(&compute(json!({"type": "SystemAssigned"}))).unwrap_err();
-        assert!(e.to_string().starts_with("system-assigned identity of c1"), "{e}");
+        assert!(
+            e.to_string().starts_with("system-assigned identity of c1"),
+            "{e}"
+        );
     }
 
     #[test]
     fn workspace_scope_satisfies_pool_scope_and_ids_are_recognised() {
-        let grant = pool_grants(&compute(json!({"type": "SystemAssigned", "principalId": P1}))).unwrap().remove(0);
+        let grant = pool_grants(&compute(
+            json!({"type": "SystemAssigned", "principalId": P1}),
+        ))
+        .unwrap()
+        .remove(0);
         let role = "6e4bf58a-b8e1-4cc3-bbf9-d73143322b78";
-        let held = |scope: &str, id: String| Held { id, role_id: role.into(), principal_id: P1.into(), scope: scope.into() };
+        let held = |scope: &str, id: String| Held {
+            id,
+            role_id: role.into(),
+            principal_id: P1.into(),
+            scope: scope.into(),
+        };
         assert!(satisfies(&held("workspaces/syn", "x".into()), &grant, role));
-        assert!(satisfies(&held("workspaces/SYN/bigDataPools/pool1", "x".into()), &grant, role));
-        assert!(!satisfies(&held("workspaces/syn/bigDataPools/pool2", "x".into()), &grant, role));
+        assert!(satisfies(
+            &held("workspaces/SYN/bigDataPools/pool1", "x".into()),
+            &grant,
+            role
+        ));
+        assert!(!satisfies(
+            &held("workspaces/syn/bigDataPools/pool2", "x".into()),
+            &grant,
+            role
+        ));
         let ours = held(&grant.scope, grant.assignment_id(role).to_string());
         assert!(made_by_poolbroker(&ours));
-        assert!(!made_by_poolbroker(&held(&grant.scope, Uuid::new_v4().to_string())));
+        assert!(!made_by_poolbroker(&held(
+            &grant.scope,
+            Uuid::new_v4().to_string()
+        )));
     }
 
     #[test]
     fn broker_command_is_complete() {
         assert_eq!(
             broker_grant_command("syn", Some(P1)),
-            format!("az synapse role assignment create --workspace-name syn --role \"Synapse Administrator\" --assignee-object-id {P1} --assignee-principal-type ServicePrincipal")
+            format!(
+                "az synapse role assignment create --workspace-name syn --role \"Synapse Administrator\" --assignee-object-id {P1} --assignee-principal-type ServicePrincipal"
+            )
         );
     }
 }

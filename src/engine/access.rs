@@ -7,17 +7,18 @@ use serde_json::{Value, json};
 
 use crate::domain::synapse_rbac::{
     BROKER_ROLE, Grant, Held, PlanError, attached_pool_id, broker_grant_command,
-    linked_service_grant, made_by_poolbroker, pool_grants, pool_scope, satisfies,
-    workspace_scope,
+    linked_service_grant, made_by_poolbroker, pool_grants, pool_scope, satisfies, workspace_scope,
 };
 use crate::domain::{
-    AttachPoolSpec, AttachedPool, AwaitOperation, Command, ComputeName, GrantAfter,
-    LinkedService, LinkedServiceName, PendingAction, PoolAccessSpec, UpdatePoolIdentitySpec,
+    AttachPoolSpec, AttachedPool, AwaitOperation, Command, ComputeName, GrantAfter, LinkedService,
+    LinkedServiceName, PendingAction, PoolAccessSpec, UpdatePoolIdentitySpec,
 };
 use crate::synapse::{Created, RoleAssignmentFilter, SynapseClient, SynapseError};
 
 use super::pools::PoolRun;
 use super::{EngineError, Outcome, Rejection, Reply, ReplyStatus};
+
+const NO_IDENTITY: &str = "PoolHasNoIdentity";
 
 /// What happened to one grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,13 @@ impl Access<'_, '_> {
         match outcome {
             Outcome::Reply(mut reply) if reply.status == ReplyStatus::Succeeded => {
                 match self.grant_for(name, link).await {
+                    // An attach without identity has nobody to grant to: not a failure.
+                    Err(EngineError::Rejected(error)) if error.code == NO_IDENTITY => {
+                        reply.notes.push(format!(
+                            "grant_synapse_access: nothing to grant, '{name}' has no managed identity"
+                        ));
+                        Ok(Outcome::Reply(reply))
+                    }
                     Ok(report) => {
                         reply.extra.insert("synapseAccess".into(), report);
                         Ok(Outcome::Reply(reply))
@@ -167,8 +175,9 @@ impl Access<'_, '_> {
         }
         let mut removed = Vec::new();
         for (ws, filter) in targets {
-            let held = self.check(synapse
-                .role_assignments(&ws, &filter).await, &ws).await?;
+            let held = self
+                .check(synapse.role_assignments(&ws, &filter).await, &ws)
+                .await?;
             for a in held {
                 let h = Held {
                     id: a.id.clone(),
@@ -179,8 +188,8 @@ impl Access<'_, '_> {
                 if !made_by_poolbroker(&h) {
                     continue;
                 }
-                self.check(synapse
-                    .delete_role_assignment(&ws, &a.id).await, &ws).await?;
+                self.check(synapse.delete_role_assignment(&ws, &a.id).await, &ws)
+                    .await?;
                 removed.push(json!({
                     "id": a.id, "roleDefinitionId": a.role_definition_id,
                     "principalId": a.principal_id, "scope": a.scope,
@@ -220,7 +229,10 @@ impl Access<'_, '_> {
             .map_err(|e| EngineError::from(Rejection::new("UnexpectedArmResponse", e.to_string())))
     }
 
-    pub(super) async fn link(&self, name: &LinkedServiceName) -> Result<LinkedService, EngineError> {
+    pub(super) async fn link(
+        &self,
+        name: &LinkedServiceName,
+    ) -> Result<LinkedService, EngineError> {
         super::linked_services::require(self.run, name, "spec.linked_service").await
     }
 
@@ -265,20 +277,29 @@ impl Access<'_, '_> {
         ws: &str,
         grant: &Grant,
     ) -> Result<GrantResult, EngineError> {
-        let role_id = self.check(synapse
-            .role_id(ws, grant.role).await, ws).await?;
-        if self.check(holds(synapse, ws, grant, &role_id).await, ws).await?
+        let role_id = self
+            .check(synapse.role_id(ws, grant.role).await, ws)
+            .await?;
+        if self
+            .check(holds(synapse, ws, grant, &role_id).await, ws)
+            .await?
         {
             return Ok(GrantResult::AlreadyHeld);
         }
-        let created = self.check(synapse
-            .create_role_assignment(
+        let created = self
+            .check(
+                synapse
+                    .create_role_assignment(
+                        ws,
+                        grant.assignment_id(&role_id),
+                        &role_id,
+                        &grant.principal_id.to_string(),
+                        &grant.scope,
+                    )
+                    .await,
                 ws,
-                grant.assignment_id(&role_id),
-                &role_id,
-                &grant.principal_id.to_string(),
-                &grant.scope,
-            ).await, ws).await?;
+            )
+            .await?;
         Ok(match created {
             Created::Created => GrantResult::Granted,
             Created::AlreadyExisted => GrantResult::AlreadyExisted,
@@ -342,7 +363,7 @@ pub(super) fn grant_workspace(grant: &Grant) -> String {
 
 fn plan_rejection(err: PlanError) -> EngineError {
     let code = match err {
-        PlanError::NoIdentity(_) => "PoolHasNoIdentity",
+        PlanError::NoIdentity(_) => NO_IDENTITY,
         PlanError::NoPrincipalId { .. } | PlanError::BadPrincipalId { .. } => {
             "IdentityWithoutPrincipalId"
         }

@@ -16,9 +16,10 @@ pub(super) async fn check(run: &PoolRun<'_>, spec: &CheckPoolSpec) -> Result<Out
         .get_compute(&run.workspace.arm_id(), spec.name.as_str())
         .await?
     {
-        Some(v) => Some(AttachedPool::from_arm(&v).map_err(|e| {
-            EngineError::rejected("UnexpectedArmResponse", e.to_string())
-        })?),
+        Some(v) => Some(
+            AttachedPool::from_arm(&v)
+                .map_err(|e| EngineError::rejected("UnexpectedArmResponse", e.to_string()))?,
+        ),
         None => None,
     };
     let mut facts = Facts {
@@ -50,7 +51,10 @@ pub(super) async fn check(run: &PoolRun<'_>, spec: &CheckPoolSpec) -> Result<Out
     Ok(Outcome::Reply(reply))
 }
 
-async fn identity_facts(run: &PoolRun<'_>, pool: &AttachedPool) -> Result<IdentityFacts, EngineError> {
+async fn identity_facts(
+    run: &PoolRun<'_>,
+    pool: &AttachedPool,
+) -> Result<IdentityFacts, EngineError> {
     let grants = match pool_grants(pool) {
         Ok(g) => g,
         Err(e) => return Ok(IdentityFacts::Unplannable(e.to_string())),
@@ -59,7 +63,10 @@ async fn identity_facts(run: &PoolRun<'_>, pool: &AttachedPool) -> Result<Identi
         return Ok(IdentityFacts::Roles(
             grants
                 .into_iter()
-                .map(|grant| RoleFact::Unchecked { grant, why: "no Synapse client configured".into() })
+                .map(|grant| RoleFact::Unchecked {
+                    grant,
+                    why: "no Synapse client configured".into(),
+                })
                 .collect(),
         ));
     };

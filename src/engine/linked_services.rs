@@ -42,7 +42,10 @@ pub(super) async fn list(run: &PoolRun<'_>) -> Result<Outcome, EngineError> {
     Ok(Outcome::Reply(reply))
 }
 
-pub(super) async fn show(run: &PoolRun<'_>, spec: &LinkedServiceRef) -> Result<Outcome, EngineError> {
+pub(super) async fn show(
+    run: &PoolRun<'_>,
+    spec: &LinkedServiceRef,
+) -> Result<Outcome, EngineError> {
     let link = require(run, &spec.name, "spec.name").await?;
     Ok(Outcome::Reply(
         Reply::succeeded(run.kind).with_resource(link.to_output()),
@@ -53,15 +56,27 @@ pub(super) async fn register(
     run: &PoolRun<'_>,
     spec: &RegisterLinkedServiceSpec,
 ) -> Result<Outcome, EngineError> {
-    let location = run.engine.workspace_location(run.arm, run.workspace).await?;
+    let location = run
+        .engine
+        .workspace_location(run.arm, run.workspace)
+        .await?;
     let registered = run
         .arm
-        .register_linked_service(run.workspace, &spec.name, &location, &spec.synapse_workspace_id)
+        .register_linked_service(
+            run.workspace,
+            &spec.name,
+            &location,
+            &spec.synapse_workspace_id,
+        )
         .await;
     let link = match registered {
         Ok(link) => link,
         // Azure refuses new SDK v1 registrations (deprecated); relay its words and say what works.
-        Err(err @ ArmError::Status { status: 400..=499, .. }) => {
+        Err(
+            err @ ArmError::Status {
+                status: 400..=499, ..
+            },
+        ) => {
             let EngineError::Rejected(mut rejection) = EngineError::from(err) else {
                 unreachable!("4xx ARM errors are permanent")
             };
@@ -102,11 +117,19 @@ pub(super) async fn unregister(
         .unregister_linked_service(run.workspace, &spec.name)
         .await?;
     let message = if deleted {
-        format!("unregistered linked service '{}'; pools attached through it stay attached", spec.name)
+        format!(
+            "unregistered linked service '{}'; pools attached through it stay attached",
+            spec.name
+        )
     } else {
-        format!("workspace has no linked service '{}': nothing to unregister", spec.name)
+        format!(
+            "workspace has no linked service '{}': nothing to unregister",
+            spec.name
+        )
     };
-    Ok(Outcome::Reply(Reply::succeeded(run.kind).with_message(message)))
+    Ok(Outcome::Reply(
+        Reply::succeeded(run.kind).with_message(message),
+    ))
 }
 
 /// `AttachPool` with `linked_service` + `pool_name`: the pool id is the link's Synapse workspace
@@ -123,7 +146,12 @@ pub(super) async fn attach(
                 .field("spec.pool_name", "not a Spark pool name"),
         )
     })?;
-    if run.arm.get_synapse_pool(resolved.resource_id.as_str()).await?.is_none() {
+    if run
+        .arm
+        .get_synapse_pool(resolved.resource_id.as_str())
+        .await?
+        .is_none()
+    {
         return Err(EngineError::from(
             Rejection::new(
                 "PoolNotInLinkedWorkspace",

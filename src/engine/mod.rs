@@ -91,9 +91,7 @@ impl Engine {
             Command::ListLinkedServices => linked_services::list(&run).await,
             Command::ShowLinkedService(spec) => linked_services::show(&run, spec).await,
             Command::RegisterLinkedService(spec) => linked_services::register(&run, spec).await,
-            Command::UnregisterLinkedService(spec) => {
-                linked_services::unregister(&run, spec).await
-            }
+            Command::UnregisterLinkedService(spec) => linked_services::unregister(&run, spec).await,
             Command::GrantPoolAccess(spec) => access.grant(spec).await,
             Command::RevokePoolAccess(spec) => access.revoke(spec).await,
             Command::CheckPool(spec) => doctor::check(&run, spec).await,

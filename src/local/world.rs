@@ -2,9 +2,12 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use std::sync::Arc;
+
 use azureml_emulator::{EmulatorConfig, EmulatorState};
 use functions_host::{HostConfig, RunningHost};
 use servicebus_emulator::{Broker, QueueConfig, RestConfig};
+use synapse_emulator::{SynapseConfig, SynapseState, TokenInfo};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -26,6 +29,8 @@ pub struct LocalOptions {
     pub http_port: u16,
     pub servicebus_port: u16,
     pub arm_port: u16,
+    /// Port of the Synapse data-plane emulator (role assignments).
+    pub synapse_port: u16,
     /// Emulator knobs (tests shorten LRO waits, inject faults).
     pub emulator: EmulatorConfig,
     /// Extra app settings for the handler (win over the defaults).
@@ -44,6 +49,7 @@ impl LocalOptions {
             http_port: 7071,
             servicebus_port: 7072,
             arm_port: 7073,
+            synapse_port: 7074,
             emulator,
             extra_settings: BTreeMap::new(),
         }
@@ -54,6 +60,7 @@ impl LocalOptions {
         self.http_port = 0;
         self.servicebus_port = 0;
         self.arm_port = 0;
+        self.synapse_port = 0;
         self
     }
 }
@@ -77,9 +84,11 @@ pub enum LocalError {
 pub struct LocalWorld {
     pub broker: Broker,
     pub arm: EmulatorState,
+    pub synapse: SynapseState,
     pub host: RunningHost,
     pub servicebus_addr: SocketAddr,
     pub arm_addr: SocketAddr,
+    pub synapse_addr: SocketAddr,
     pub http_addr: SocketAddr,
     /// The app settings the handler got (what a Function App's settings would hold).
     pub app_settings: BTreeMap<String, String>,
@@ -121,14 +130,20 @@ impl LocalWorld {
         let (arm_listener, arm_addr) = bind("ARM emulator", options.arm_port).await?;
         let identity_header = options.emulator.identity_header.clone();
         let arm = EmulatorState::new(options.emulator.clone());
-        arm.seed_demo();
+        let seed = arm.seed_demo();
+        super::demo::seed_linked_service(&arm, &seed);
         tokio::spawn(azureml_emulator::serve(
             arm_listener,
             arm.clone(),
             shutdown.clone().cancelled_owned(),
         ));
 
+        let (synapse, synapse_addr) = start_synapse(&arm, options.synapse_port, &shutdown).await?;
         let mut app_settings = handler_settings(servicebus_addr, arm_addr, &identity_header);
+        app_settings.insert(
+            crate::synapse::ENV_SYNAPSE_ENDPOINT.into(),
+            format!("http://{synapse_addr}"),
+        );
         let routes = options.app_root.join(LOCAL_ROUTES_FILE);
         if routes.is_file() {
             app_settings.insert(
@@ -146,9 +161,11 @@ impl LocalWorld {
         Ok(Self {
             broker,
             arm,
+            synapse,
             host,
             servicebus_addr,
             arm_addr,
+            synapse_addr,
             http_addr,
             app_settings,
             shutdown,
@@ -169,6 +186,7 @@ impl LocalWorld {
     pub fn cli_environment(&self) -> Vec<(String, String)> {
         [
             "POOLBROKER_ARM_ENDPOINT",
+            "POOLBROKER_SYNAPSE_ENDPOINT",
             "IDENTITY_ENDPOINT",
             "IDENTITY_HEADER",
             "ServiceBusConnection",
@@ -183,6 +201,32 @@ impl LocalWorld {
         })
         .collect()
     }
+}
+
+/// The Synapse data-plane emulator, accepting the tokens the ARM emulator's managed-identity
+/// endpoint issues for `https://dev.azuresynapse.net`.
+async fn start_synapse(
+    arm: &EmulatorState,
+    port: u16,
+    shutdown: &CancellationToken,
+) -> Result<(SynapseState, SocketAddr), LocalError> {
+    let (listener, addr) = bind("Synapse emulator", port).await?;
+    let issuer = arm.clone();
+    let synapse = SynapseState::new(SynapseConfig {
+        tokens: Some(Arc::new(move |token: &str| {
+            issuer.inspect_token(token).map(|t| TokenInfo {
+                audience: t.audience,
+                expired: t.expired,
+            })
+        })),
+        ..SynapseConfig::default()
+    });
+    tokio::spawn(synapse_emulator::serve(
+        listener,
+        synapse.clone(),
+        shutdown.clone().cancelled_owned(),
+    ));
+    Ok((synapse, addr))
 }
 
 /// What a Function App's settings would hold in Azure, pointed at the emulators.

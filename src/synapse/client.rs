@@ -17,8 +17,7 @@ use uuid::Uuid;
 
 use super::error::SynapseError;
 use super::models::{
-    RoleAssignment, RoleAssignmentFilter, RoleAssignmentPage, RoleAssignmentRequest,
-    RoleDefinition,
+    RoleAssignment, RoleAssignmentFilter, RoleAssignmentPage, RoleAssignmentRequest, RoleDefinition,
 };
 use super::options::{SYNAPSE_API_VERSION, SYNAPSE_SCOPE, SynapseOptions};
 use crate::azureml::retry::{
@@ -96,7 +95,12 @@ impl SynapseClient {
         .map_err(|_| SynapseError::BadWorkspace(workspace.to_owned()))
     }
 
-    fn url(&self, workspace: &str, path: &[&str], query: &[(&str, &str)]) -> Result<Url, SynapseError> {
+    fn url(
+        &self,
+        workspace: &str,
+        path: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Url, SynapseError> {
         let mut url = self.endpoint(workspace)?;
         if let Ok(mut segments) = url.path_segments_mut() {
             segments.pop_if_empty().extend(path);
@@ -111,7 +115,10 @@ impl SynapseClient {
         Ok(url)
     }
 
-    pub async fn role_definitions(&self, workspace: &str) -> Result<Vec<RoleDefinition>, SynapseError> {
+    pub async fn role_definitions(
+        &self,
+        workspace: &str,
+    ) -> Result<Vec<RoleDefinition>, SynapseError> {
         let url = self.url(workspace, &["roleDefinitions"], &[])?;
         let response = self.send(workspace, Method::GET, &url, None, None).await?;
         parse(workspace, response.body, "role definitions")
@@ -195,11 +202,16 @@ impl SynapseClient {
             principal_type: "ServicePrincipal",
         })
         .unwrap_or(Value::Null);
-        match self.send(workspace, Method::PUT, &url, Some(&body), None).await {
+        match self
+            .send(workspace, Method::PUT, &url, Some(&body), None)
+            .await
+        {
             Ok(_) => Ok(Created::Created),
-            Err(SynapseError::Status { status: 409, message, .. })
-                if message.to_ascii_lowercase().contains("already exists") =>
-            {
+            Err(SynapseError::Status {
+                status: 409,
+                message,
+                ..
+            }) if message.to_ascii_lowercase().contains("already exists") => {
                 Ok(Created::AlreadyExisted)
             }
             Err(e) => Err(e),
@@ -207,9 +219,15 @@ impl SynapseClient {
     }
 
     /// `true` when an assignment was deleted, `false` when there was none (204).
-    pub async fn delete_role_assignment(&self, workspace: &str, id: &str) -> Result<bool, SynapseError> {
+    pub async fn delete_role_assignment(
+        &self,
+        workspace: &str,
+        id: &str,
+    ) -> Result<bool, SynapseError> {
         let url = self.url(workspace, &["roleAssignments", id], &[])?;
-        let response = self.send(workspace, Method::DELETE, &url, None, None).await?;
+        let response = self
+            .send(workspace, Method::DELETE, &url, None, None)
+            .await?;
         Ok(response.status != 204)
     }
 
@@ -238,7 +256,10 @@ impl SynapseClient {
         let start = Instant::now();
         let mut retries = 0u32;
         loop {
-            let failure = match self.attempt(workspace, &method, url, body, continuation, retries).await? {
+            let failure = match self
+                .attempt(workspace, &method, url, body, continuation, retries)
+                .await?
+            {
                 Ok(response) => return Ok(response),
                 Err(failure) => failure,
             };
@@ -345,7 +366,11 @@ impl SynapseClient {
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()))
         };
         if (200..300).contains(&status) {
-            return Ok(Ok(Response { status, headers, body: json }));
+            return Ok(Ok(Response {
+                status,
+                headers,
+                body: json,
+            }));
         }
         let field = |name: &str| {
             json.pointer(&format!("/error/{name}"))

@@ -6,7 +6,9 @@ use crate::azureml::AuthError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum SynapseError {
-    #[error("Synapse data plane of workspace '{workspace}' returned HTTP {status} {code}: {message}")]
+    #[error(
+        "Synapse data plane of workspace '{workspace}' returned HTTP {status} {code}: {message}"
+    )]
     Status {
         workspace: String,
         status: u16,

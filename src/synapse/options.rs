@@ -72,7 +72,12 @@ mod tests {
 
     #[test]
     fn override_is_loopback_only() {
-        assert!(opts("http://127.0.0.1:7074").unwrap().endpoint_override.is_some());
+        assert!(
+            opts("http://127.0.0.1:7074")
+                .unwrap()
+                .endpoint_override
+                .is_some()
+        );
         assert!(opts("http://localhost:7074").is_ok());
         let e = opts("https://syn.dev.azuresynapse.net").unwrap_err();
         assert!(e.to_string().contains("local emulator"), "{e}");

@@ -19,6 +19,7 @@ mod paging;
 mod state;
 mod synapse;
 mod throttle;
+mod token_introspection;
 mod workspaces;
 
 pub use config::{
@@ -32,6 +33,7 @@ pub use msi::system_client_id;
 pub use state::{
     DeleteRecord, DemoSeed, EmulatorError, EmulatorState, TENANT_ID, UserAssignedIdentityInfo,
 };
+pub use token_introspection::IssuedTokenInfo;
 
 use axum::Router;
 use axum::routing::get;

@@ -5,13 +5,13 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use super::compute_name;
+use super::linked_services::link_name;
+use crate::domain::arm_id::{ArmIdError, check_big_data_pool};
 use crate::domain::compute_name::ComputeName;
 use crate::domain::field_error::{FieldErrors, quote};
 use crate::domain::identity::{IdentitySpec, parse_identity};
-use crate::domain::reader::Fields;
-use super::linked_services::link_name;
-use crate::domain::arm_id::{ArmIdError, check_big_data_pool};
 use crate::domain::linked_service::LinkedServiceName;
+use crate::domain::reader::Fields;
 use crate::domain::resource_ids::{SynapsePoolId, SynapseWorkspaceId};
 use crate::domain::tags::{Tags, parse_tags};
 use crate::domain::ttl::Ttl;
@@ -271,7 +271,12 @@ fn pool_source(f: &Fields<'_>, errs: &mut FieldErrors) -> Option<PoolSource> {
     let linked_service = link_name(f, "linked_service", errs);
     let pool_name = f.required_str("pool_name", errs).and_then(|p| {
         check_big_data_pool(p)
-            .map_err(|why| errs.push(f.path("pool_name"), format!("Spark pool name {} is invalid: {why}", quote(p))))
+            .map_err(|why| {
+                errs.push(
+                    f.path("pool_name"),
+                    format!("Spark pool name {} is invalid: {why}", quote(p)),
+                )
+            })
             .ok()
             .map(|()| p.to_owned())
     });

@@ -206,7 +206,11 @@ fn parse_grant(v: &Value, path: &str, errs: &mut FieldErrors) -> Option<GrantAft
     let f = Fields::of(v, path, errs)?;
     f.deny_unknown(&["linkedService"], errs);
     let linked_service = if f.contains("linkedService") {
-        Some(super::linked_services::link_name(&f, "linkedService", errs)?)
+        Some(super::linked_services::link_name(
+            &f,
+            "linkedService",
+            errs,
+        )?)
     } else {
         None
     };

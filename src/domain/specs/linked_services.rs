@@ -32,14 +32,22 @@ impl RegisterLinkedServiceSpec {
     }
 }
 
-pub(crate) fn link_name(f: &Fields<'_>, key: &str, errs: &mut FieldErrors) -> Option<LinkedServiceName> {
+pub(crate) fn link_name(
+    f: &Fields<'_>,
+    key: &str,
+    errs: &mut FieldErrors,
+) -> Option<LinkedServiceName> {
     let s = f.required_str(key, errs)?;
     LinkedServiceName::parse(s)
         .map_err(|e| errs.push(f.path(key), e.to_string()))
         .ok()
 }
 
-pub(crate) fn parse_ref(value: &Value, path: &str, errs: &mut FieldErrors) -> Option<LinkedServiceRef> {
+pub(crate) fn parse_ref(
+    value: &Value,
+    path: &str,
+    errs: &mut FieldErrors,
+) -> Option<LinkedServiceRef> {
     let f = Fields::of(value, path, errs)?;
     f.deny_unknown(&["name"], errs);
     Some(LinkedServiceRef {
@@ -61,13 +69,11 @@ pub(crate) fn parse_register(
     let f = Fields::of(value, path, errs)?;
     f.deny_unknown(&["name", "synapse_workspace_id"], errs);
     let name = link_name(&f, "name", errs);
-    let synapse = f
-        .required_str("synapse_workspace_id", errs)
-        .and_then(|s| {
-            SynapseWorkspaceId::parse(s)
-                .map_err(|e| errs.push(f.path("synapse_workspace_id"), e.to_string()))
-                .ok()
-        });
+    let synapse = f.required_str("synapse_workspace_id", errs).and_then(|s| {
+        SynapseWorkspaceId::parse(s)
+            .map_err(|e| errs.push(f.path("synapse_workspace_id"), e.to_string()))
+            .ok()
+    });
     Some(RegisterLinkedServiceSpec {
         name: name?,
         synapse_workspace_id: synapse?,
