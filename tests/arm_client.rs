@@ -12,11 +12,31 @@ use poolbroker::azureml::{
     ArmClient, ArmClientOptions, ArmError, JobListFilter, LroOptions, LroOutcome, OperationKind,
     OperationRef, StaticToken,
 };
+use poolbroker::domain::spark::JobName;
+use poolbroker::domain::{
+    ComputeName, ComputeResource, JobResource, OperationStatus, WorkspaceId, to_json,
+};
 use serde_json::{Value, json};
 use tokio::time::Instant;
 
 const WS: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-ml/providers/Microsoft.MachineLearningServices/workspaces/ws-1";
 const TOKEN: &str = "secret-token-do-not-leak";
+
+fn ws() -> WorkspaceId {
+    WorkspaceId::parse(WS).unwrap()
+}
+
+fn compute(name: &str) -> ComputeName {
+    ComputeName::parse(name).unwrap()
+}
+
+fn job(name: &str) -> JobName {
+    JobName::parse(name).unwrap()
+}
+
+fn model<T: serde::de::DeserializeOwned>(value: Value) -> T {
+    serde_json::from_value(value).unwrap()
+}
 
 // ---------------------------------------------------------------------------------------------
 // Scripted fake
@@ -173,9 +193,10 @@ async fn retries_503_then_succeeds_with_the_same_correlation_id() {
     .await;
     let client = fake.client().with_correlation_id("corr-123").unwrap();
 
-    let ws = client.get_workspace(WS).await.unwrap();
+    let ws = client.get_workspace(&ws()).await.unwrap();
 
-    assert_eq!(ws, json!({"name": "ws-1"}));
+    assert_eq!(ws.name.as_deref(), Some("ws-1"));
+    assert_eq!(to_json(&ws), json!({"name": "ws-1"}));
     let requests = fake.requests();
     assert_eq!(requests.len(), 3);
     for r in &requests {
@@ -210,7 +231,7 @@ async fn honours_retry_after_seconds_on_429() {
     .await;
     let start = Instant::now();
 
-    fake.client().get_workspace(WS).await.unwrap();
+    fake.client().get_workspace(&ws()).await.unwrap();
 
     let waited = start.elapsed();
     assert_eq!(fake.count(), 2);
@@ -233,7 +254,7 @@ async fn retry_after_ms_wins_over_retry_after() {
     .await;
     let start = Instant::now();
 
-    fake.client().get_workspace(WS).await.unwrap();
+    fake.client().get_workspace(&ws()).await.unwrap();
 
     let waited = start.elapsed();
     assert_eq!(fake.count(), 2);
@@ -250,7 +271,7 @@ async fn gives_up_after_max_elapsed_with_a_transient_error() {
     .await;
     let start = Instant::now();
 
-    let err = fake.client().get_workspace(WS).await.unwrap_err();
+    let err = fake.client().get_workspace(&ws()).await.unwrap_err();
 
     // Attempts at 0 s, 20 s, 40 s, 60 s; a fifth would end at 80 s > max_elapsed (60 s).
     assert_eq!(fake.count(), 4);
@@ -292,7 +313,7 @@ async fn persistent_429_ends_throttled_with_the_servers_hint() {
     .await;
     let client = fake.client_with(|o| o.retry.max_retries = 2);
 
-    let err = client.get_workspace(WS).await.unwrap_err();
+    let err = client.get_workspace(&ws()).await.unwrap_err();
 
     assert_eq!(fake.count(), 3);
     assert!(err.is_transient());
@@ -326,7 +347,7 @@ async fn arm_400_is_surfaced_verbatim_and_not_retried() {
     })
     .await;
 
-    let err = fake.client().get_workspace(WS).await.unwrap_err();
+    let err = fake.client().get_workspace(&ws()).await.unwrap_err();
 
     assert_eq!(fake.count(), 1);
     assert!(!err.is_transient());
@@ -373,12 +394,18 @@ async fn get_compute_maps_404_to_none_and_put_job_reports_creation() {
     .await;
     let client = fake.client();
 
-    assert_eq!(client.get_compute(WS, "missing").await.unwrap(), None);
-    let body = json!({"properties": {"jobType": "Spark"}});
-    let (job, created) = client.put_job(WS, "job-1", &body).await.unwrap();
+    assert_eq!(
+        client
+            .get_compute(&ws(), &compute("missing"))
+            .await
+            .unwrap(),
+        None
+    );
+    let body: JobResource = model(json!({"properties": {"jobType": "Spark"}}));
+    let (put, created) = client.put_job(&ws(), &job("job-1"), &body).await.unwrap();
     assert!(created);
-    assert_eq!(job["echo"], body);
-    let (_, created) = client.put_job(WS, "job-1", &body).await.unwrap();
+    assert_eq!(put.extra["echo"], to_json(&body));
+    let (_, created) = client.put_job(&ws(), &job("job-1"), &body).await.unwrap();
     assert!(!created);
     let put = &fake.requests()[1];
     assert_eq!(put.header("content-type"), Some("application/json"));
@@ -415,18 +442,18 @@ async fn put_compute_follows_azure_async_operation_then_gets_the_resource() {
     let outcome = fake
         .client()
         .put_compute(
-            WS,
-            "pool-a",
-            &json!({"properties": {"computeType": "SynapseSpark"}}),
+            &ws(),
+            &compute("pool-a"),
+            &model(json!({"properties": {"computeType": "SynapseSpark"}})),
         )
         .await
         .unwrap();
 
     assert_eq!(
         outcome,
-        LroOutcome::Done(Some(
+        LroOutcome::Done(Some(model(
             json!({"name": "pool-a", "properties": {"provisioningState": "Succeeded"}})
-        ))
+        )))
     );
     let seen: Vec<(String, String)> = fake
         .requests()
@@ -464,7 +491,7 @@ async fn failed_async_operation_surfaces_the_operation_error() {
 
     let err = fake
         .client()
-        .put_compute(WS, "pool-a", &json!({}))
+        .put_compute(&ws(), &compute("pool-a"), &ComputeResource::default())
         .await
         .unwrap_err();
 
@@ -484,7 +511,11 @@ async fn detach_follows_location_and_always_sends_detach() {
     })
     .await;
 
-    let outcome = fake.client().detach_compute(WS, "pool-a").await.unwrap();
+    let outcome = fake
+        .client()
+        .detach_compute(&ws(), &compute("pool-a"))
+        .await
+        .unwrap();
 
     assert_eq!(outcome, Some(LroOutcome::Done(None)));
     let requests = fake.requests();
@@ -500,7 +531,11 @@ async fn detach_follows_location_and_always_sends_detach() {
 #[tokio::test]
 async fn detach_of_a_missing_compute_says_there_was_nothing_to_detach() {
     let fake = Fake::start(|_, _| Reply::empty(204)).await;
-    let outcome = fake.client().detach_compute(WS, "gone").await.unwrap();
+    let outcome = fake
+        .client()
+        .detach_compute(&ws(), &compute("gone"))
+        .await
+        .unwrap();
     assert_eq!(outcome, None, "204 at once: nothing was attached");
     assert_eq!(fake.count(), 1);
 }
@@ -516,11 +551,18 @@ async fn cancel_job_posts_and_returns_the_location_result() {
     .await;
     let start = Instant::now();
 
-    let outcome = fake.client().cancel_job(WS, "job-1").await.unwrap();
+    let outcome = fake
+        .client()
+        .cancel_job(&ws(), &job("job-1"))
+        .await
+        .unwrap();
 
     assert_eq!(
         outcome,
-        LroOutcome::Done(Some(json!({"status": "Canceled"})))
+        LroOutcome::Done(Some(OperationStatus {
+            status: Some("Canceled".into()),
+            ..OperationStatus::default()
+        }))
     );
     assert_eq!(fake.requests()[0].path, format!("{WS}/jobs/job-1/cancel"));
     assert!(start.elapsed() >= Duration::from_secs(10));
@@ -556,7 +598,10 @@ async fn budget_exhausted_returns_pending_and_resume_completes() {
     });
     let start = Instant::now();
 
-    let outcome = client.put_compute(WS, "pool-a", &json!({})).await.unwrap();
+    let outcome = client
+        .put_compute(&ws(), &compute("pool-a"), &ComputeResource::default())
+        .await
+        .unwrap();
 
     let op = match outcome {
         LroOutcome::Pending(op) => op,
@@ -584,7 +629,10 @@ async fn budget_exhausted_returns_pending_and_resume_completes() {
         .await
         .unwrap();
 
-    assert_eq!(outcome, LroOutcome::Done(Some(json!({"name": "pool-a"}))));
+    assert_eq!(
+        outcome,
+        LroOutcome::Done(Some(model::<ComputeResource>(json!({"name": "pool-a"}))))
+    );
     assert_eq!(fake.count(), 4);
 }
 
@@ -601,7 +649,7 @@ async fn foreign_next_link_is_refused() {
     })
     .await;
 
-    let err = fake.client().list_computes(WS).await.unwrap_err();
+    let err = fake.client().list_computes(&ws()).await.unwrap_err();
 
     assert!(matches!(err, ArmError::ForeignUrl { .. }), "{err:?}");
     assert!(!err.is_transient());
@@ -620,7 +668,7 @@ async fn foreign_operation_urls_are_refused_at_start_and_on_resume() {
     let client = fake.client();
 
     let err = client
-        .put_compute(WS, "pool-a", &json!({}))
+        .put_compute(&ws(), &compute("pool-a"), &ComputeResource::default())
         .await
         .unwrap_err();
     assert!(matches!(err, ArmError::ForeignUrl { .. }), "{err:?}");
@@ -634,7 +682,7 @@ async fn foreign_operation_urls_are_refused_at_start_and_on_resume() {
         fetch_resource: true,
     };
     let err = client
-        .resume(&tampered, Duration::from_secs(5))
+        .resume::<ComputeResource>(&tampered, Duration::from_secs(5))
         .await
         .unwrap_err();
     assert!(matches!(err, ArmError::ForeignUrl { .. }), "{err:?}");
@@ -670,11 +718,11 @@ async fn list_follows_next_link_across_three_pages() {
     })
     .await;
 
-    let computes = fake.client().list_computes(WS).await.unwrap();
+    let computes = fake.client().list_computes(&ws()).await.unwrap();
 
     let names: Vec<&str> = computes
         .iter()
-        .map(|c| c["name"].as_str().unwrap())
+        .map(|c| c.name.as_deref().unwrap())
         .collect();
     assert_eq!(names, ["c1", "c2", "c3", "c4", "c5"]);
     let queries: Vec<String> = fake
@@ -699,8 +747,8 @@ async fn list_follows_next_link_across_three_pages() {
 
 #[tokio::test]
 async fn list_jobs_filters_by_compute_and_activity() {
-    let compute = format!("{WS}/computes/pool-a");
-    let compute_in_fake = compute.clone();
+    // ARM echoes ids in its own casing: the filter compares case-insensitively.
+    let compute_in_fake = format!("{WS}/computes/pool-a").to_uppercase();
     let fake = Fake::start(move |_, _| {
         Reply::json(
             200,
@@ -713,13 +761,13 @@ async fn list_jobs_filters_by_compute_and_activity() {
     })
     .await;
     let filter = JobListFilter {
-        compute_id: Some(compute.to_uppercase()),
+        compute: Some(compute("pool-a")),
         active_only: true,
     };
 
-    let jobs = fake.client().list_jobs(WS, &filter).await.unwrap();
+    let jobs = fake.client().list_jobs(&ws(), &filter).await.unwrap();
 
-    let names: Vec<&str> = jobs.iter().map(|j| j["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = jobs.iter().map(|j| j.name.as_deref().unwrap()).collect();
     assert_eq!(names, ["j1"]);
     assert_eq!(
         fake.requests()[0].query.as_deref(),
@@ -748,7 +796,7 @@ async fn bearer_token_is_sent_but_never_shown_in_errors() {
     .await;
     let client = fake.client();
 
-    let err = client.get_workspace(WS).await.unwrap_err();
+    let err = client.get_workspace(&ws()).await.unwrap_err();
     assert_eq!(err.arm_code(), Some("AuthorizationFailed"));
     assert!(!err.to_string().contains(TOKEN));
     assert!(!format!("{err:?}").contains(TOKEN));
@@ -772,7 +820,7 @@ async fn bearer_token_is_sent_but_never_shown_in_errors() {
         ..options
     };
     let offline = ArmClient::new(options, Arc::new(StaticToken::new(TOKEN))).unwrap();
-    let err = offline.get_workspace(WS).await.unwrap_err();
+    let err = offline.get_workspace(&ws()).await.unwrap_err();
     assert!(
         matches!(err, ArmError::Transport { attempts: 2, .. }),
         "{err:?}"
@@ -846,7 +894,7 @@ async fn each_attempt_is_a_span_with_semantic_fields_and_no_secrets() {
     })
     .await;
 
-    let computes = fake.client().list_computes(WS).await.unwrap();
+    let computes = fake.client().list_computes(&ws()).await.unwrap();
     assert_eq!(computes.len(), 2);
 
     let output = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();

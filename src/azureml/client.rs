@@ -130,7 +130,7 @@ impl ArmClient {
     }
 
     /// Fails unless `url` has the configured endpoint's scheme, host and port.
-    pub fn ensure_on_endpoint(&self, url: &Url) -> Result<(), ArmError> {
+    pub(crate) fn ensure_on_endpoint(&self, url: &Url) -> Result<(), ArmError> {
         if url.origin() == self.inner.options.endpoint.origin() {
             Ok(())
         } else {
@@ -150,28 +150,18 @@ impl ArmClient {
         Ok(url)
     }
 
-    pub async fn get(&self, url: &Url) -> Result<ArmResponse, ArmError> {
+    pub(crate) async fn get(&self, url: &Url) -> Result<ArmResponse, ArmError> {
         self.send(&self.call_context(), Method::GET, url, None, None)
             .await
     }
 
-    pub async fn put(&self, url: &Url, body: &Value) -> Result<ArmResponse, ArmError> {
+    pub(crate) async fn put(&self, url: &Url, body: &Value) -> Result<ArmResponse, ArmError> {
         self.send(&self.call_context(), Method::PUT, url, Some(body), None)
             .await
     }
 
-    pub async fn delete(&self, url: &Url) -> Result<ArmResponse, ArmError> {
-        self.send(&self.call_context(), Method::DELETE, url, None, None)
-            .await
-    }
-
-    pub async fn post(&self, url: &Url, body: Option<&Value>) -> Result<ArmResponse, ArmError> {
-        self.send(&self.call_context(), Method::POST, url, body, None)
-            .await
-    }
-
     /// All items of a pageable list, following `nextLink` verbatim (on our endpoint only).
-    pub async fn list(&self, url: &Url) -> Result<Vec<Value>, ArmError> {
+    pub(crate) async fn list(&self, url: &Url) -> Result<Vec<Value>, ArmError> {
         self.list_with(&self.call_context(), url).await
     }
 

@@ -57,6 +57,13 @@ pub enum ArmError {
     },
     #[error("unexpected ARM response: {what}")]
     InvalidResponse { what: String },
+    /// A 2xx body that is not the resource model poolbroker expects.
+    #[error("unexpected ARM response: the {what} body does not have the expected shape: {source}")]
+    Decode {
+        what: &'static str,
+        #[source]
+        source: serde_json::Error,
+    },
     /// An ARM id or name handed to the client cannot be put in a URL.
     #[error("{what}: {problem}; got '{value}'")]
     InvalidArgument {
@@ -76,6 +83,7 @@ impl ArmError {
             Self::ForeignUrl { .. }
             | Self::LroFailed { .. }
             | Self::InvalidResponse { .. }
+            | Self::Decode { .. }
             | Self::InvalidArgument { .. } => false,
         }
     }

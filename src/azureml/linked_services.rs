@@ -1,21 +1,16 @@
 //! SDK v1 linked services (api-version 2020-09-01-preview, reference §8): typed ids in, typed
 //! models out.
 
-use serde_json::Value;
+use http::Method;
 use url::Url;
 
 use super::client::ArmClient;
 use super::error::ArmError;
+use super::resources::decode;
 use crate::domain::{
     LINKED_SERVICES_API_VERSION, LinkedService, LinkedServiceName, SynapseWorkspaceId, WorkspaceId,
     linked_service::register_body,
 };
-
-fn model<T: serde::de::DeserializeOwned>(body: Value, what: &str) -> Result<T, ArmError> {
-    serde_json::from_value(body).map_err(|e| ArmError::InvalidResponse {
-        what: format!("{what} is not the expected shape ({e})"),
-    })
-}
 
 impl ArmClient {
     /// `{endpoint}{workspace}/linkedServices[/{name}]?api-version=2020-09-01-preview`. Both parts
@@ -44,7 +39,7 @@ impl ArmClient {
         self.list(&url)
             .await?
             .into_iter()
-            .map(|v| model(v, "linked service"))
+            .map(|v| decode("linked service", v))
             .collect()
     }
 
@@ -56,7 +51,7 @@ impl ArmClient {
     ) -> Result<Option<LinkedService>, ArmError> {
         let url = self.linked_service_url(ws, Some(name));
         match self.get(&url).await {
-            Ok(r) => model(r.body, "linked service").map(Some),
+            Ok(r) => decode("linked service", r.body).map(Some),
             Err(ArmError::Status { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
@@ -71,7 +66,7 @@ impl ArmClient {
     ) -> Result<LinkedService, ArmError> {
         let url = self.linked_service_url(ws, Some(name));
         let body = register_body(name, location, synapse);
-        model(self.put(&url, &body).await?.body, "linked service")
+        decode("linked service", self.put(&url, &body).await?.body)
     }
 
     /// `false` when there was nothing to delete (204).
@@ -81,6 +76,9 @@ impl ArmClient {
         name: &LinkedServiceName,
     ) -> Result<bool, ArmError> {
         let url = self.linked_service_url(ws, Some(name));
-        Ok(self.delete(&url).await?.status != 204)
+        let response = self
+            .send(&self.call_context(), Method::DELETE, &url, None, None)
+            .await?;
+        Ok(response.status != 204)
     }
 }

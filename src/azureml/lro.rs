@@ -4,6 +4,7 @@
 use std::time::{Duration, SystemTime};
 
 use http::Method;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
@@ -11,6 +12,7 @@ use url::Url;
 
 use super::client::{ArmClient, ArmResponse, CallContext};
 use super::error::{ArmError, error_code_and_message};
+use super::resources::decode;
 use super::retry::server_hint;
 
 const AZURE_ASYNC_OPERATION: &str = "azure-asyncoperation";
@@ -40,22 +42,36 @@ pub struct OperationRef {
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub enum LroOutcome {
+pub enum LroOutcome<T> {
     /// Finished successfully: the final resource (PUT), the operation result, or nothing.
-    Done(Option<Value>),
+    Done(Option<T>),
     /// Still running; resume with [`ArmClient::resume`].
     Pending(OperationRef),
+}
+
+impl LroOutcome<Value> {
+    /// The final body as the model the caller expects.
+    pub(crate) fn decode<T: DeserializeOwned>(
+        self,
+        what: &'static str,
+    ) -> Result<LroOutcome<T>, ArmError> {
+        Ok(match self {
+            Self::Done(None) => LroOutcome::Done(None),
+            Self::Done(Some(body)) => LroOutcome::Done(Some(decode(what, body)?)),
+            Self::Pending(op) => LroOutcome::Pending(op),
+        })
+    }
 }
 
 impl ArmClient {
     /// Sends `method` (PUT/DELETE/POST) and follows the operation it starts, within the configured
     /// LRO budget.
-    pub async fn begin(
+    pub(crate) async fn begin(
         &self,
         method: Method,
         url: &Url,
         body: Option<&Value>,
-    ) -> Result<LroOutcome, ArmError> {
+    ) -> Result<LroOutcome<Value>, ArmError> {
         let ctx = self.call_context();
         let initial = self.send(&ctx, method.clone(), url, body, None).await?;
         self.follow(&ctx, &method, url, initial, self.options().lro.budget)
@@ -63,14 +79,16 @@ impl ArmClient {
     }
 
     /// Continues an operation handed back as `Pending`, polling at once and then for up to
-    /// `budget`.
-    pub async fn resume(
+    /// `budget`; the final body is read as `T` (the resource the operation acts on).
+    pub async fn resume<T: DeserializeOwned>(
         &self,
         op: &OperationRef,
         budget: Duration,
-    ) -> Result<LroOutcome, ArmError> {
+    ) -> Result<LroOutcome<T>, ArmError> {
         let ctx = self.call_context();
-        self.drive(&ctx, op.clone(), budget, true).await
+        self.drive(&ctx, op.clone(), budget, true)
+            .await?
+            .decode("operation result")
     }
 
     pub(crate) async fn follow(
@@ -80,7 +98,7 @@ impl ArmClient {
         resource_url: &Url,
         initial: ArmResponse,
         budget: Duration,
-    ) -> Result<LroOutcome, ArmError> {
+    ) -> Result<LroOutcome<Value>, ArmError> {
         let async_op = initial.header(AZURE_ASYNC_OPERATION).map(str::to_owned);
         let location = initial.header(LOCATION).map(str::to_owned);
         let started =
@@ -120,7 +138,7 @@ impl ArmClient {
         mut op: OperationRef,
         budget: Duration,
         poll_first: bool,
-    ) -> Result<LroOutcome, ArmError> {
+    ) -> Result<LroOutcome<Value>, ArmError> {
         let op_url = self.followable_url(&op.url, "operation URL")?;
         let resource_url = self.followable_url(&op.resource_url, "operation resource URL")?;
         let start = Instant::now();
@@ -196,7 +214,7 @@ impl ArmClient {
         op: &OperationRef,
         resource_url: &Url,
         result: Option<Value>,
-    ) -> Result<LroOutcome, ArmError> {
+    ) -> Result<LroOutcome<Value>, ArmError> {
         if !op.fetch_resource {
             return Ok(LroOutcome::Done(result));
         }

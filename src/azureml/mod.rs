@@ -2,8 +2,8 @@
 //!
 //! Built the way the Azure SDK for Rust builds clients: options with defaults, a retry policy that
 //! honours `Retry-After`, long-running operations as pollers with a time budget, and time taken
-//! from tokio so tests can pause it. It moves JSON; `crate::domain` builds bodies and reads
-//! resources.
+//! from tokio so tests can pause it. Its public calls take the domain's parsed ids and move the
+//! domain's resource models (`crate::domain::ComputeResource`, …); JSON stays inside.
 
 mod client;
 mod credential;
@@ -15,7 +15,7 @@ mod resources;
 pub mod retry;
 mod telemetry;
 
-pub use client::{ArmClient, ArmResponse};
+pub use client::ArmClient;
 pub use credential::{
     ARM_SCOPE, AuthError, DeveloperTokens, ManagedIdentityTokens, StaticToken, TokenSource,
     credential_from_env, shared_transport_options,

@@ -1,42 +1,27 @@
-//! Typed calls for the resources poolbroker touches. ARM ids come in as strings (the domain
-//! validates them); every URL is built here.
+//! Typed calls for the resources poolbroker touches. Ids arrive parsed (`crate::domain` holds the
+//! one ARM id grammar), so every URL built here is made of checked segments; bodies go out and
+//! come back as the domain's resource models.
 
 use http::Method;
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 use url::Url;
 
 use super::client::ArmClient;
 use super::error::ArmError;
 use super::lro::LroOutcome;
-
-const WORKSPACE_ID: &[Option<&str>] = &[
-    Some("subscriptions"),
-    None,
-    Some("resourceGroups"),
-    None,
-    Some("providers"),
-    Some("Microsoft.MachineLearningServices"),
-    Some("workspaces"),
-    None,
-];
-const SYNAPSE_POOL_ID: &[Option<&str>] = &[
-    Some("subscriptions"),
-    None,
-    Some("resourceGroups"),
-    None,
-    Some("providers"),
-    Some("Microsoft.Synapse"),
-    Some("workspaces"),
-    None,
-    Some("bigDataPools"),
-    None,
-];
+use crate::domain::spark::JobName;
+use crate::domain::{
+    ComputeName, ComputeResource, JobResource, OperationStatus, SynapsePoolId, SynapsePoolResource,
+    WorkspaceId, WorkspaceResource,
+};
 
 /// Which jobs `list_jobs` returns.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct JobListFilter {
-    /// Only jobs whose `properties.computeId` is this ARM id (compared case-insensitively).
-    pub compute_id: Option<String>,
+    /// Only jobs that run on this compute of the listed workspace (`properties.computeId`,
+    /// compared case-insensitively).
+    pub compute: Option<ComputeName>,
     /// Only jobs not archived and not in a terminal status (Completed, Failed, Canceled).
     pub active_only: bool,
 }
@@ -44,22 +29,18 @@ pub struct JobListFilter {
 const TERMINAL_JOB_STATUSES: &[&str] = &["completed", "failed", "canceled"];
 
 impl JobListFilter {
-    fn matches(&self, job: &Value) -> bool {
-        let properties = job.get("properties");
-        if let Some(wanted) = &self.compute_id {
-            let compute = properties
-                .and_then(|p| p.get("computeId"))
-                .and_then(Value::as_str);
-            if !compute.is_some_and(|c| c.eq_ignore_ascii_case(wanted)) {
+    fn matches(&self, workspace: &WorkspaceId, job: &JobResource) -> bool {
+        if let Some(wanted) = &self.compute {
+            let wanted = workspace.compute_id(wanted);
+            if !job
+                .compute_id()
+                .is_some_and(|c| c.eq_ignore_ascii_case(&wanted))
+            {
                 return false;
             }
         }
         if self.active_only {
-            let status = properties
-                .and_then(|p| p.get("status"))
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_ascii_lowercase();
+            let status = job.status().unwrap_or_default().to_ascii_lowercase();
             if TERMINAL_JOB_STATUSES.contains(&status.as_str()) {
                 return false;
             }
@@ -68,133 +49,103 @@ impl JobListFilter {
     }
 }
 
-/// Splits an ARM id into path segments, refusing anything that would change the URL's meaning.
-fn id_segments<'a>(what: &'static str, id: &'a str) -> Result<Vec<&'a str>, ArmError> {
-    let invalid = |problem| ArmError::InvalidArgument {
-        what,
-        problem,
-        value: id.to_owned(),
-    };
-    let rest = id
-        .strip_prefix("/subscriptions/")
-        .ok_or_else(|| invalid("must start with /subscriptions/"))?;
-    let segments: Vec<&str> = std::iter::once("subscriptions")
-        .chain(rest.trim_end_matches('/').split('/'))
-        .collect();
-    for segment in &segments {
-        check_segment(segment).map_err(invalid)?;
-    }
-    Ok(segments)
+/// The URL path segments of a parsed workspace id.
+fn workspace_segments(ws: &WorkspaceId) -> [&str; 8] {
+    [
+        "subscriptions",
+        ws.subscription_id(),
+        "resourceGroups",
+        ws.resource_group(),
+        "providers",
+        "Microsoft.MachineLearningServices",
+        "workspaces",
+        ws.name(),
+    ]
 }
 
-fn check_segment(segment: &str) -> Result<(), &'static str> {
-    if segment.is_empty() {
-        return Err("has an empty path segment");
-    }
-    if segment == "." || segment == ".." {
-        return Err("has a '.' or '..' path segment");
-    }
-    if segment
-        .chars()
-        .any(|c| c.is_control() || c.is_whitespace() || matches!(c, '?' | '#' | '%' | '\\'))
-    {
-        return Err("contains whitespace, control characters or one of ? # % \\");
-    }
-    Ok(())
+/// A JSON body as the model the caller expects; a shape ARM should never send is an
+/// `InvalidResponse`, with serde's reason as its source.
+pub(crate) fn decode<T: DeserializeOwned>(what: &'static str, body: Value) -> Result<T, ArmError> {
+    serde_json::from_value(body).map_err(|source| ArmError::Decode { what, source })
 }
 
-/// Matches id segments against a pattern where `None` stands for a name.
-fn check_shape(
+fn decode_all<T: DeserializeOwned>(
     what: &'static str,
-    id: &str,
-    segments: &[&str],
-    pattern: &[Option<&str>],
-) -> Result<(), ArmError> {
-    let shape_ok = segments.len() == pattern.len()
-        && segments
-            .iter()
-            .zip(pattern)
-            .all(|(seg, pat)| pat.is_none_or(|p| seg.eq_ignore_ascii_case(p)));
-    if shape_ok {
-        Ok(())
-    } else {
-        Err(ArmError::InvalidArgument {
-            what,
-            problem: "is not an ARM id of the expected resource type",
-            value: id.to_owned(),
-        })
-    }
+    items: Vec<Value>,
+) -> Result<Vec<T>, ArmError> {
+    items.into_iter().map(|item| decode(what, item)).collect()
 }
 
-fn check_name(what: &'static str, name: &str) -> Result<(), ArmError> {
-    let invalid = |problem| ArmError::InvalidArgument {
-        what,
-        problem,
-        value: name.to_owned(),
-    };
-    if name.contains('/') {
-        return Err(invalid("must not contain '/'"));
-    }
-    check_segment(name).map_err(invalid)
+fn encode<T: serde::Serialize>(body: &T) -> Result<Value, ArmError> {
+    serde_json::to_value(body).map_err(|e| ArmError::InvalidArgument {
+        what: "request body",
+        problem: "cannot be serialised",
+        value: e.to_string(),
+    })
 }
 
 impl ArmClient {
-    /// `{endpoint}{id}/{children…}?api-version=…`
-    fn url_for(&self, segments: &[&str], children: &[&str], api_version: &str) -> Url {
+    /// `{endpoint}{segments…}?api-version=…`
+    fn url_for(&self, segments: &[&str], api_version: &str) -> Url {
         let mut url = self.options().endpoint.clone();
         if let Ok(mut path) = url.path_segments_mut() {
-            path.pop_if_empty().extend(segments).extend(children);
+            path.pop_if_empty().extend(segments);
         }
         url.query_pairs_mut()
             .append_pair("api-version", api_version);
         url
     }
 
-    fn workspace_url(&self, ws_id: &str, children: &[&str]) -> Result<Url, ArmError> {
-        let segments = id_segments("workspace id", ws_id)?;
-        check_shape("workspace id", ws_id, &segments, WORKSPACE_ID)?;
-        Ok(self.url_for(&segments, children, &self.options().api_version))
+    fn workspace_url(&self, ws: &WorkspaceId, children: &[&str]) -> Url {
+        let segments: Vec<&str> = workspace_segments(ws)
+            .into_iter()
+            .chain(children.iter().copied())
+            .collect();
+        self.url_for(&segments, &self.options().api_version)
     }
 
-    fn compute_url(&self, ws_id: &str, name: &str) -> Result<Url, ArmError> {
-        check_name("compute name", name)?;
-        self.workspace_url(ws_id, &["computes", name])
+    fn compute_url(&self, ws: &WorkspaceId, name: &ComputeName) -> Url {
+        self.workspace_url(ws, &["computes", name.as_str()])
     }
 
-    fn job_url(&self, ws_id: &str, name: &str, action: &[&str]) -> Result<Url, ArmError> {
-        check_name("job name", name)?;
-        let children: Vec<&str> = ["jobs", name]
+    fn job_url(&self, ws: &WorkspaceId, name: &JobName, action: &[&str]) -> Url {
+        let children: Vec<&str> = ["jobs", name.as_str()]
             .into_iter()
             .chain(action.iter().copied())
             .collect();
-        self.workspace_url(ws_id, &children)
+        self.workspace_url(ws, &children)
     }
 
     /// The compute's resource URL (with api-version), e.g. to resume an operation on it later.
-    pub fn compute_resource_url(&self, ws_id: &str, name: &str) -> Result<String, ArmError> {
-        Ok(self.compute_url(ws_id, name)?.to_string())
+    pub fn compute_resource_url(&self, ws: &WorkspaceId, name: &ComputeName) -> String {
+        self.compute_url(ws, name).to_string()
     }
 
-    pub async fn get_workspace(&self, ws_id: &str) -> Result<Value, ArmError> {
-        let url = self.workspace_url(ws_id, &[])?;
-        Ok(self.get(&url).await?.body)
+    pub async fn get_workspace(&self, ws: &WorkspaceId) -> Result<WorkspaceResource, ArmError> {
+        let url = self.workspace_url(ws, &[]);
+        decode("workspace", self.get(&url).await?.body)
     }
 
     /// `None` when the compute does not exist (404).
-    pub async fn get_compute(&self, ws_id: &str, name: &str) -> Result<Option<Value>, ArmError> {
-        let url = self.compute_url(ws_id, name)?;
-        not_found_as_none(self.get(&url).await.map(|r| r.body))
+    pub async fn get_compute(
+        &self,
+        ws: &WorkspaceId,
+        name: &ComputeName,
+    ) -> Result<Option<ComputeResource>, ArmError> {
+        let url = self.compute_url(ws, name);
+        not_found_as_none("compute", self.get(&url).await.map(|r| r.body))
     }
 
     /// Attach or update (full PUT; ARM has no PATCH for identity or tags).
     pub async fn put_compute(
         &self,
-        ws_id: &str,
-        name: &str,
-        body: &Value,
-    ) -> Result<LroOutcome, ArmError> {
-        let url = self.compute_url(ws_id, name)?;
-        self.begin(Method::PUT, &url, Some(body)).await
+        ws: &WorkspaceId,
+        name: &ComputeName,
+        body: &ComputeResource,
+    ) -> Result<LroOutcome<ComputeResource>, ArmError> {
+        let url = self.compute_url(ws, name);
+        let outcome = self.begin(Method::PUT, &url, Some(&encode(body)?)).await?;
+        outcome.decode("compute")
     }
 
     /// Always `underlyingResourceAction=Detach`: poolbroker never deletes a Synapse pool.
@@ -202,10 +153,10 @@ impl ArmClient {
     /// detached by a concurrent run); otherwise the operation this request started.
     pub async fn detach_compute(
         &self,
-        ws_id: &str,
-        name: &str,
-    ) -> Result<Option<LroOutcome>, ArmError> {
-        let mut url = self.compute_url(ws_id, name)?;
+        ws: &WorkspaceId,
+        name: &ComputeName,
+    ) -> Result<Option<LroOutcome<ComputeResource>>, ArmError> {
+        let mut url = self.compute_url(ws, name);
         url.query_pairs_mut()
             .append_pair("underlyingResourceAction", "Detach");
         let ctx = self.call_context();
@@ -213,76 +164,106 @@ impl ArmClient {
         if initial.status == 204 {
             return Ok(None);
         }
-        self.follow(
-            &ctx,
-            &Method::DELETE,
-            &url,
-            initial,
-            self.options().lro.budget,
-        )
-        .await
-        .map(Some)
+        let outcome = self
+            .follow(
+                &ctx,
+                &Method::DELETE,
+                &url,
+                initial,
+                self.options().lro.budget,
+            )
+            .await?;
+        outcome.decode("compute").map(Some)
     }
 
-    pub async fn list_computes(&self, ws_id: &str) -> Result<Vec<Value>, ArmError> {
-        let url = self.workspace_url(ws_id, &["computes"])?;
-        self.list(&url).await
+    pub async fn list_computes(&self, ws: &WorkspaceId) -> Result<Vec<ComputeResource>, ArmError> {
+        let url = self.workspace_url(ws, &["computes"]);
+        decode_all("compute", self.list(&url).await?)
     }
 
     /// The Synapse big data pool, `None` when it does not exist (404).
-    pub async fn get_synapse_pool(&self, pool_id: &str) -> Result<Option<Value>, ArmError> {
-        let what = "synapse pool id";
-        let segments = id_segments(what, pool_id)?;
-        check_shape(what, pool_id, &segments, SYNAPSE_POOL_ID)?;
-        let url = self.url_for(&segments, &[], &self.options().synapse_api_version);
-        not_found_as_none(self.get(&url).await.map(|r| r.body))
+    pub async fn get_synapse_pool(
+        &self,
+        pool: &SynapsePoolId,
+    ) -> Result<Option<SynapsePoolResource>, ArmError> {
+        let segments = [
+            "subscriptions",
+            pool.subscription_id(),
+            "resourceGroups",
+            pool.resource_group(),
+            "providers",
+            "Microsoft.Synapse",
+            "workspaces",
+            pool.synapse_workspace(),
+            "bigDataPools",
+            pool.pool_name(),
+        ];
+        let url = self.url_for(&segments, &self.options().synapse_api_version);
+        not_found_as_none("Synapse pool", self.get(&url).await.map(|r| r.body))
     }
 
     /// Creates or updates a job (synchronous in ARM). Returns the resource and whether it was
     /// created (201) rather than updated (200).
     pub async fn put_job(
         &self,
-        ws_id: &str,
-        job_name: &str,
-        body: &Value,
-    ) -> Result<(Value, bool), ArmError> {
-        let url = self.job_url(ws_id, job_name, &[])?;
-        let response = self.put(&url, body).await?;
-        Ok((response.body, response.status == 201))
+        ws: &WorkspaceId,
+        name: &JobName,
+        body: &JobResource,
+    ) -> Result<(JobResource, bool), ArmError> {
+        let url = self.job_url(ws, name, &[]);
+        let response = self.put(&url, &encode(body)?).await?;
+        Ok((decode("job", response.body)?, response.status == 201))
     }
 
-    pub async fn get_job(&self, ws_id: &str, name: &str) -> Result<Option<Value>, ArmError> {
-        let url = self.job_url(ws_id, name, &[])?;
-        not_found_as_none(self.get(&url).await.map(|r| r.body))
+    pub async fn get_job(
+        &self,
+        ws: &WorkspaceId,
+        name: &JobName,
+    ) -> Result<Option<JobResource>, ArmError> {
+        let url = self.job_url(ws, name, &[]);
+        not_found_as_none("job", self.get(&url).await.map(|r| r.body))
     }
 
     /// Jobs of the workspace, filtered client-side by compute and status (ARM cannot filter on
     /// either); `active_only` also asks ARM to leave archived jobs out.
     pub async fn list_jobs(
         &self,
-        ws_id: &str,
+        ws: &WorkspaceId,
         filter: &JobListFilter,
-    ) -> Result<Vec<Value>, ArmError> {
-        let mut url = self.workspace_url(ws_id, &["jobs"])?;
+    ) -> Result<Vec<JobResource>, ArmError> {
+        let mut url = self.workspace_url(ws, &["jobs"]);
         let view = if filter.active_only {
             "ActiveOnly"
         } else {
             "All"
         };
         url.query_pairs_mut().append_pair("listViewType", view);
-        let jobs = self.list(&url).await?;
-        Ok(jobs.into_iter().filter(|job| filter.matches(job)).collect())
+        let jobs: Vec<JobResource> = decode_all("job", self.list(&url).await?)?;
+        Ok(jobs
+            .into_iter()
+            .filter(|job| filter.matches(ws, job))
+            .collect())
     }
 
-    pub async fn cancel_job(&self, ws_id: &str, name: &str) -> Result<LroOutcome, ArmError> {
-        let url = self.job_url(ws_id, name, &["cancel"])?;
-        self.begin(Method::POST, &url, None).await
+    /// Requests cancellation; `Done` carries the operation's final status body, when ARM sends one.
+    pub async fn cancel_job(
+        &self,
+        ws: &WorkspaceId,
+        name: &JobName,
+    ) -> Result<LroOutcome<OperationStatus>, ArmError> {
+        let url = self.job_url(ws, name, &["cancel"]);
+        self.begin(Method::POST, &url, None)
+            .await?
+            .decode("operation status")
     }
 }
 
-fn not_found_as_none(result: Result<Value, ArmError>) -> Result<Option<Value>, ArmError> {
+fn not_found_as_none<T: DeserializeOwned>(
+    what: &'static str,
+    result: Result<Value, ArmError>,
+) -> Result<Option<T>, ArmError> {
     match result {
-        Ok(body) => Ok(Some(body)),
+        Ok(body) => decode(what, body).map(Some),
         Err(ArmError::Status { status: 404, .. }) => Ok(None),
         Err(e) => Err(e),
     }
@@ -295,7 +276,7 @@ mod tests {
     use serde_json::json;
     use std::sync::Arc;
 
-    const WS: &str = "/subscriptions/sub-1/resourceGroups/rg-1/providers/Microsoft.MachineLearningServices/workspaces/ws-1";
+    const WS: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg-1/providers/Microsoft.MachineLearningServices/workspaces/ws-1";
 
     fn client(endpoint: &str) -> ArmClient {
         let options = ArmClientOptions {
@@ -305,67 +286,72 @@ mod tests {
         ArmClient::new(options, Arc::new(StaticToken::new("t"))).unwrap()
     }
 
+    fn ws() -> WorkspaceId {
+        WorkspaceId::parse(WS).unwrap()
+    }
+
+    fn pool_a() -> ComputeName {
+        ComputeName::parse("pool-a").unwrap()
+    }
+
     #[test]
     fn builds_compute_urls_under_the_endpoint() {
         let c = client("https://management.azure.com");
         assert_eq!(
-            c.compute_url(WS, "pool-a").unwrap().as_str(),
+            c.compute_url(&ws(), &pool_a()).as_str(),
             format!("https://management.azure.com{WS}/computes/pool-a?api-version=2025-12-01")
         );
         // An emulator mounted under a path prefix keeps the prefix.
         let c = client("http://127.0.0.1:9/arm/");
         assert_eq!(
-            c.compute_url(WS, "pool-a").unwrap().as_str(),
+            c.compute_url(&ws(), &pool_a()).as_str(),
             format!("http://127.0.0.1:9/arm{WS}/computes/pool-a?api-version=2025-12-01")
         );
     }
 
     #[test]
-    fn synapse_urls_use_the_synapse_api_version() {
+    fn job_urls_carry_the_action() {
         let c = client("https://management.azure.com");
-        let pool = "/subscriptions/s/resourceGroups/r/providers/Microsoft.Synapse/workspaces/syn/bigDataPools/p1";
-        let segments = id_segments("x", pool).unwrap();
-        check_shape("x", pool, &segments, SYNAPSE_POOL_ID).unwrap();
+        let job = JobName::parse("job_1").unwrap();
         assert_eq!(
-            c.url_for(&segments, &[], "2021-06-01").as_str(),
-            format!("https://management.azure.com{pool}?api-version=2021-06-01")
+            c.job_url(&ws(), &job, &["cancel"]).as_str(),
+            format!("https://management.azure.com{WS}/jobs/job_1/cancel?api-version=2025-12-01")
         );
-        assert!(check_shape("x", WS, &id_segments("x", WS).unwrap(), SYNAPSE_POOL_ID).is_err());
     }
 
+    /// URLs are built from parsed ids only; these are the inputs that could change a URL's
+    /// meaning, and none of them parses.
     #[test]
-    fn refuses_ids_and_names_that_would_escape_the_path() {
-        let c = client("https://management.azure.com");
+    fn ids_that_would_escape_the_path_do_not_parse() {
         for bad in [
-            "subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w",
-            "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/..",
-            "/subscriptions/s//resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w",
-            "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w?x=1",
-            "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w/computes/c",
+            "subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/wsx",
+            "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/../providers/Microsoft.MachineLearningServices/workspaces/wsx",
+            "/subscriptions/00000000-0000-0000-0000-000000000001//resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/wsx",
+            "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/w?x=1",
+            "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/r/providers/Microsoft.MachineLearningServices/workspaces/wsx/computes/c",
         ] {
-            assert!(
-                matches!(
-                    c.workspace_url(bad, &[]),
-                    Err(ArmError::InvalidArgument { .. })
-                ),
-                "{bad}"
-            );
+            assert!(WorkspaceId::parse(bad).is_err(), "{bad}");
         }
-        for bad in ["a/b", "..", "", "x y", "a%2f"] {
-            assert!(c.compute_url(WS, bad).is_err(), "{bad}");
+        for bad in ["a/b", "..", "", "x y", "a%2f", "a?b"] {
+            assert!(ComputeName::parse(bad).is_err(), "{bad}");
+            assert!(JobName::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
     fn job_filter() {
-        let job = |compute: &str, status: &str| json!({"properties": {"computeId": compute, "status": status}});
+        let job = |compute: &str, status: &str| -> JobResource {
+            serde_json::from_value(json!({"properties": {"computeId": compute, "status": status}}))
+                .unwrap()
+        };
+        let on_pool = format!("{}/computes/pool-a", WS.to_uppercase());
         let f = JobListFilter {
-            compute_id: Some("/SUBSCRIPTIONS/s/x/computes/c1".into()),
+            compute: Some(pool_a()),
             active_only: true,
         };
-        assert!(f.matches(&job("/subscriptions/s/x/computes/c1", "Running")));
-        assert!(!f.matches(&job("/subscriptions/s/x/computes/c1", "Completed")));
-        assert!(!f.matches(&job("/subscriptions/s/x/computes/c2", "Running")));
-        assert!(JobListFilter::default().matches(&job("/any", "Failed")));
+        assert!(f.matches(&ws(), &job(&on_pool, "Running")));
+        assert!(!f.matches(&ws(), &job(&on_pool, "Completed")));
+        assert!(!f.matches(&ws(), &job(&format!("{WS}/computes/pool-b"), "Running")));
+        assert!(JobListFilter::default().matches(&ws(), &job("/any", "Failed")));
     }
 }

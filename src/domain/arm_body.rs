@@ -2,7 +2,9 @@
 //! §3.3, §7): top-level `location`, `identity`, `tags`, and only
 //! `properties.{computeType, resourceId, description}` — never `properties.properties`.
 
-use serde_json::{Map, Value, json};
+use serde_json::Value;
+
+use super::arm_resource::{ComputeProperties, ComputeResource};
 
 use super::identity::{IdentitySpec, IdentityType};
 use super::pool::{AttachedPool, PoolIdentity};
@@ -12,7 +14,11 @@ use super::tags::Tags;
 /// PUT body for `Compute_CreateOrUpdate`. `location` must be the workspace's location (az ml
 /// overrides any other); `extra_tags` (e.g. the TTL expiry from [`AttachPoolSpec::tags_at`])
 /// are added after the user's tags and win on conflict.
-pub fn compute_put_body(spec: &AttachPoolSpec, location: &str, extra_tags: &Tags) -> Value {
+pub fn compute_put_body(
+    spec: &AttachPoolSpec,
+    location: &str,
+    extra_tags: &Tags,
+) -> ComputeResource {
     let mut tags = spec.tags.clone();
     for (k, v) in extra_tags {
         tags.insert(k.clone(), v.clone());
@@ -29,7 +35,7 @@ pub fn compute_put_body(spec: &AttachPoolSpec, location: &str, extra_tags: &Tags
 
 /// Full PUT from the current state with a new identity, as `az ml compute update` does (it starts
 /// from `show`): tags, description, resource id and location are kept.
-pub fn update_identity_body(current: &AttachedPool, identity: &IdentitySpec) -> Value {
+pub fn update_identity_body(current: &AttachedPool, identity: &IdentitySpec) -> ComputeResource {
     put_body(
         current.location.as_deref(),
         Some(identity.to_arm()),
@@ -47,26 +53,20 @@ fn put_body(
     compute_type: &str,
     resource_id: Option<&str>,
     description: Option<&str>,
-) -> Value {
-    let mut body = Map::new();
-    if let Some(location) = location {
-        body.insert("location".into(), json!(location));
+) -> ComputeResource {
+    ComputeResource {
+        location: location.map(str::to_owned),
+        identity,
+        // Always sent: PUT replaces the resource, so `{}` is how tags get cleared.
+        tags: Some(tags.clone()),
+        properties: Some(ComputeProperties {
+            compute_type: Some(compute_type.to_owned()),
+            resource_id: resource_id.map(str::to_owned),
+            description: description.map(str::to_owned),
+            ..ComputeProperties::default()
+        }),
+        ..ComputeResource::default()
     }
-    if let Some(identity) = identity {
-        body.insert("identity".into(), identity);
-    }
-    // Always sent: PUT replaces the resource, so `{}` is how tags get cleared.
-    body.insert("tags".into(), json!(tags));
-    let mut props = Map::new();
-    props.insert("computeType".into(), json!(compute_type));
-    if let Some(id) = resource_id {
-        props.insert("resourceId".into(), json!(id));
-    }
-    if let Some(d) = description {
-        props.insert("description".into(), json!(d));
-    }
-    body.insert("properties".into(), Value::Object(props));
-    Value::Object(body)
 }
 
 /// Does the current identity already match? Same type and the same UAIs in the same order

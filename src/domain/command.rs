@@ -5,6 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::field_error::{FieldError, FieldErrors, quote};
 use super::reader::Fields;
+use super::spark::JobName;
 use super::specs::attach_pool::{
     self, AttachLinkedPoolSpec, AttachPoolSpec, ParsedAttach, SYNAPSE_SPARK,
 };
@@ -58,7 +59,7 @@ pub enum Command {
     ListPools(ListPoolsSpec),
     SubmitSparkJob(RawSpec),
     CancelSparkJob {
-        name: String,
+        name: JobName,
     },
     AwaitOperation(AwaitOperation),
     TrackSparkJob(TrackSparkJob),

@@ -254,7 +254,7 @@ fn detach_show_list_and_job_kinds() {
     assert_eq!(
         env.command,
         Command::CancelSparkJob {
-            name: "poolbroker-job_01".into()
+            name: crate::domain::spark::JobName::parse("poolbroker-job_01").unwrap()
         }
     );
     assert_eq!(
@@ -333,7 +333,7 @@ fn every_kind_round_trips_through_the_serializer() {
             json!({"code": "./src", "entry": {"file": "main.py"}}),
         )),
         Command::CancelSparkJob {
-            name: "job-1".into(),
+            name: crate::domain::spark::JobName::parse("job-1").unwrap(),
         },
         Command::AwaitOperation(await_op()),
         Command::AwaitOperation(AwaitOperation {

@@ -2,6 +2,7 @@
 //! attached-pool state, ARM request bodies and `az ml` output shapes. No I/O lives here.
 
 mod arm_id;
+mod arm_resource;
 mod compute_name;
 mod field_error;
 mod reader;
@@ -10,6 +11,10 @@ mod scope;
 mod workspace_id;
 
 pub use arm_id::ArmIdError;
+pub use arm_resource::{
+    ComputeProperties, ComputeResource, JobProperties, JobResource, OperationStatus,
+    SynapsePoolResource, Unmodelled, WorkspaceResource, to_json,
+};
 pub use compute_name::{ComputeName, ComputeNameError};
 pub use field_error::FieldError;
 pub use resource_ids::{SynapsePoolId, SynapseWorkspaceId, UserAssignedIdentityId};

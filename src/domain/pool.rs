@@ -75,6 +75,11 @@ pub struct AttachedPool {
 pub struct PoolParseError(pub Vec<FieldError>);
 
 impl AttachedPool {
+    /// The compute as the ARM client returned it, read field by field with the rules below.
+    pub fn from_resource(resource: &super::ComputeResource) -> Result<Self, PoolParseError> {
+        Self::from_arm(&super::to_json(resource))
+    }
+
     pub fn from_arm(value: &Value) -> Result<Self, PoolParseError> {
         let mut errs = FieldErrors::default();
         match parse(value, &mut errs) {

@@ -207,7 +207,7 @@ fn put_body_is_exactly_what_azure_ai_ml_sends() {
         ..attach_spec(None)
     };
     assert_eq!(
-        compute_put_body(&bare, "westeurope", &Tags::new()),
+        to_json(&compute_put_body(&bare, "westeurope", &Tags::new())),
         json!({"location": "westeurope", "tags": {}, "properties": {"computeType": "SynapseSpark", "resourceId": POOL}})
     );
     let both = IdentitySpec::build(
@@ -215,14 +215,18 @@ fn put_body_is_exactly_what_azure_ai_ml_sends() {
         vec![UserAssignedIdentityId::parse(ETL).unwrap()],
     )
     .unwrap();
-    let body = compute_put_body(&attach_spec(Some(both)), "eastus2", &Tags::new());
+    let body = to_json(&compute_put_body(
+        &attach_spec(Some(both)),
+        "eastus2",
+        &Tags::new(),
+    ));
     assert_eq!(body["identity"]["type"], "SystemAssigned,UserAssigned");
     assert_eq!(
-        compute_put_body(
+        to_json(&compute_put_body(
             &attach_spec(Some(IdentitySpec::None)),
             "eastus2",
             &Tags::new()
-        )["identity"],
+        ))["identity"],
         json!({"type": "None"})
     );
     assert!(body["properties"].get("properties").is_none());
@@ -235,7 +239,7 @@ fn ttl_tags_flow_into_the_body() {
         ..attach_spec(None)
     };
     let now = datetime!(2025-12-01 10:00 UTC);
-    let body = compute_put_body(&spec, "eastus2", &spec.tags_at(now));
+    let body = to_json(&compute_put_body(&spec, "eastus2", &spec.tags_at(now)));
     assert_eq!(
         body["tags"]["poolbroker-expires-at"],
         "2025-12-08T10:00:00Z"
@@ -254,7 +258,7 @@ fn ttl_tags_flow_into_the_body() {
 #[test]
 fn update_identity_body_keeps_everything_else() {
     let pool = AttachedPool::from_arm(&arm_uai_pool()).unwrap();
-    let body = update_identity_body(&pool, &IdentitySpec::SystemAssigned);
+    let body = to_json(&update_identity_body(&pool, &IdentitySpec::SystemAssigned));
     assert_eq!(
         body,
         json!({
@@ -264,7 +268,7 @@ fn update_identity_body_keeps_everything_else() {
             "properties": {"computeType": "SynapseSpark", "resourceId": POOL, "description": "etl pool"}
         })
     );
-    let body = update_identity_body(&pool, &uais(&[ETL]));
+    let body = to_json(&update_identity_body(&pool, &uais(&[ETL])));
     assert_eq!(
         body["identity"],
         json!({"type": "UserAssigned", "userAssignedIdentities": {ETL: {}}})

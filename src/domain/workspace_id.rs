@@ -95,6 +95,11 @@ impl WorkspaceId {
         )
     }
 
+    /// ARM id of a compute in this workspace (what jobs carry as `properties.computeId`).
+    pub fn compute_id(&self, name: &super::ComputeName) -> String {
+        format!("{}/computes/{name}", self.arm_id())
+    }
+
     /// The envelope's object form.
     pub fn to_json(&self) -> Value {
         json!({

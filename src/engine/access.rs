@@ -211,7 +211,7 @@ impl Access<'_, '_> {
         let value = self
             .run
             .arm
-            .get_compute(&self.run.workspace.arm_id(), name.as_str())
+            .get_compute(self.run.workspace, name)
             .await?
             .ok_or_else(|| {
                 EngineError::from(
@@ -225,7 +225,7 @@ impl Access<'_, '_> {
                     .field("spec.name", "not attached"),
                 )
             })?;
-        AttachedPool::from_arm(&value)
+        AttachedPool::from_resource(&value)
             .map_err(|e| EngineError::from(Rejection::new("UnexpectedArmResponse", e.to_string())))
     }
 

@@ -8,7 +8,9 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::azureml::JobListFilter;
 use crate::cleanup::{CleanupPolicy, JobFacts, PoolFacts, plan, recheck};
-use crate::domain::{AttachedPool, Command, ComputeName, DetachPoolSpec, Envelope, WorkspaceId};
+use crate::domain::{
+    AttachedPool, Command, ComputeName, DetachPoolSpec, Envelope, JobResource, WorkspaceId, to_json,
+};
 
 use super::{CommandContext, Engine, EngineError, Outcome};
 
@@ -45,14 +47,14 @@ impl Engine {
         let ws_id = workspace.arm_id();
         let arm = self.arm_for(ctx);
         let pools: Vec<AttachedPool> = arm
-            .list_computes(&ws_id)
+            .list_computes(workspace)
             .await?
             .iter()
-            .filter_map(|c| AttachedPool::from_arm(c).ok())
+            .filter_map(|c| AttachedPool::from_resource(c).ok())
             .filter(AttachedPool::is_synapse_spark)
             .collect();
         let jobs: Vec<JobFacts> = arm
-            .list_jobs(&ws_id, &JobListFilter::default())
+            .list_jobs(workspace, &JobListFilter::default())
             .await?
             .iter()
             .map(job_facts)
@@ -77,7 +79,7 @@ impl Engine {
             };
             // The listing may be stale: another run (another instance, a late timer) may be
             // detaching the pool, it may have gained a job or a keep tag, or a new ttl.
-            match self.recheck(&ws_id, &name, policy, ctx).await {
+            match self.recheck(workspace, &name, policy, ctx).await {
                 Err(why) => {
                     report
                         .failed
@@ -145,27 +147,27 @@ impl Engine {
     /// first and the pool last, so the pool's state is as fresh as possible when the detach goes.
     async fn recheck(
         &self,
-        ws_id: &str,
+        workspace: &WorkspaceId,
         name: &ComputeName,
         policy: &CleanupPolicy,
         ctx: &CommandContext,
     ) -> Result<Recheck, String> {
         let arm = self.arm_for(ctx);
         let jobs: Vec<JobFacts> = arm
-            .list_jobs(ws_id, &JobListFilter::default())
+            .list_jobs(workspace, &JobListFilter::default())
             .await
             .map_err(|e| e.to_string())?
             .iter()
             .map(job_facts)
             .collect();
         let Some(compute) = arm
-            .get_compute(ws_id, name.as_str())
+            .get_compute(workspace, name)
             .await
             .map_err(|e| e.to_string())?
         else {
             return Ok(Recheck::Gone);
         };
-        let pool = AttachedPool::from_arm(&compute).map_err(|e| e.to_string())?;
+        let pool = AttachedPool::from_resource(&compute).map_err(|e| e.to_string())?;
         Ok(match recheck(&pool_facts(&pool), &jobs, policy, ctx.now) {
             decision if decision.is_detach() => Recheck::Detach,
             decision => Recheck::Keep(decision.reason()),
@@ -189,7 +191,8 @@ fn pool_facts(pool: &AttachedPool) -> PoolFacts {
     }
 }
 
-fn job_facts(job: &Value) -> JobFacts {
+fn job_facts(job: &JobResource) -> JobFacts {
+    let job = &to_json(job);
     let props = &job["properties"];
     let time = |v: &Value| {
         v.as_str()

@@ -11,13 +11,9 @@ use super::pools::PoolRun;
 use super::{EngineError, Outcome, Reply};
 
 pub(super) async fn check(run: &PoolRun<'_>, spec: &CheckPoolSpec) -> Result<Outcome, EngineError> {
-    let compute = match run
-        .arm
-        .get_compute(&run.workspace.arm_id(), spec.name.as_str())
-        .await?
-    {
+    let compute = match run.arm.get_compute(run.workspace, &spec.name).await? {
         Some(v) => Some(
-            AttachedPool::from_arm(&v)
+            AttachedPool::from_resource(&v)
                 .map_err(|e| EngineError::rejected("UnexpectedArmResponse", e.to_string()))?,
         ),
         None => None,
@@ -31,10 +27,12 @@ pub(super) async fn check(run: &PoolRun<'_>, spec: &CheckPoolSpec) -> Result<Out
     };
     if let Some(pool) = &compute {
         if let Ok(pool_id) = attached_pool_id(pool) {
-            facts.synapse_pool = match run.arm.get_synapse_pool(pool_id.as_str()).await? {
+            facts.synapse_pool = match run.arm.get_synapse_pool(&pool_id).await? {
                 Some(body) => SynapsePoolFact::Found {
                     spark_version: body
-                        .pointer("/properties/sparkVersion")
+                        .extra
+                        .get("properties")
+                        .and_then(|p| p.get("sparkVersion"))
                         .and_then(Value::as_str)
                         .map(str::to_owned),
                 },

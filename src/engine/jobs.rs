@@ -4,11 +4,11 @@ use serde_json::Value;
 
 use crate::azureml::{ArmClient, ArmError, LroOutcome};
 use crate::domain::spark::{
-    JobPlan, PlanInput, SparkDefaults, SparkJobError, SparkJobSpec, SparkJobView, job_name_for,
-    plan_job,
+    JobName, JobPlan, PlanInput, SparkDefaults, SparkJobError, SparkJobSpec, SparkJobView,
+    job_name_for, plan_job,
 };
 use crate::domain::{
-    AttachedPool, Command, Envelope, RawSpec, ReplyRoute, TrackSparkJob, WorkspaceId,
+    AttachedPool, Command, Envelope, JobResource, RawSpec, ReplyRoute, TrackSparkJob, WorkspaceId,
 };
 
 use super::{CommandContext, Engine, EngineError, FollowUp, Outcome, Rejection, Reply};
@@ -77,8 +77,13 @@ impl Engine {
         name: &str,
         ctx: &CommandContext,
     ) -> Result<Option<SparkJobView>, EngineError> {
+        let name = JobName::parse(name).map_err(|e| {
+            EngineError::from(
+                Rejection::new("InvalidJobName", e.to_string()).field("name", "not a job name"),
+            )
+        })?;
         let arm = self.arm_for(ctx);
-        match arm.get_job(&workspace.arm_id(), name).await? {
+        match arm.get_job(workspace, &name).await? {
             Some(resource) => Ok(Some(read_view(&resource)?)),
             None => Ok(None),
         }
@@ -86,10 +91,6 @@ impl Engine {
 }
 
 impl JobRun<'_> {
-    fn ws_id(&self) -> String {
-        self.workspace.arm_id()
-    }
-
     pub async fn submit(
         &self,
         raw: &RawSpec,
@@ -104,7 +105,7 @@ impl JobRun<'_> {
         )?;
         // A redelivery (or a resend with the same key) finds the job of the first delivery and
         // reports it: no second PUT, whatever the pools look like now.
-        if let Some(existing) = self.arm.get_job(&self.ws_id(), name.as_str()).await? {
+        if let Some(existing) = self.arm.get_job(self.workspace, &name).await? {
             let view = read_view(&existing)?;
             record_on_span(
                 &view.compute_summary(),
@@ -123,18 +124,14 @@ impl JobRun<'_> {
         );
         let resource = match self
             .arm
-            .put_job(&self.ws_id(), plan.job_name.as_str(), &plan.body)
+            .put_job(self.workspace, &plan.job_name, &plan.body)
             .await
         {
             Ok((resource, _created)) => resource,
             // Another delivery of this command got there first with a definition that differs
             // (the pools changed in between): that job is the one to report.
             Err(err) if !err.is_transient() => {
-                match self
-                    .arm
-                    .get_job(&self.ws_id(), plan.job_name.as_str())
-                    .await?
-                {
+                match self.arm.get_job(self.workspace, &plan.job_name).await? {
                     Some(existing) => existing,
                     None => return Err(err.into()),
                 }
@@ -167,10 +164,10 @@ impl JobRun<'_> {
     /// The workspace's computes, one list call. A compute ARM describes oddly is left out rather
     /// than failing the job: it cannot be chosen anyway.
     async fn pools(&self) -> Result<Vec<AttachedPool>, EngineError> {
-        let computes = self.arm.list_computes(&self.ws_id()).await?;
+        let computes = self.arm.list_computes(self.workspace).await?;
         Ok(computes
             .iter()
-            .filter_map(|c| match AttachedPool::from_arm(c) {
+            .filter_map(|c| match AttachedPool::from_resource(c) {
                 Ok(pool) => Some(pool),
                 Err(e) => {
                     tracing::warn!("ignoring a compute ARM listed: {e}");
@@ -181,8 +178,8 @@ impl JobRun<'_> {
     }
 
     pub async fn track(&self, track: &TrackSparkJob) -> Result<Outcome, EngineError> {
-        let name = track.job.as_str();
-        let Some(resource) = self.arm.get_job(&self.ws_id(), name).await? else {
+        let name = &track.job;
+        let Some(resource) = self.arm.get_job(self.workspace, name).await? else {
             return Ok(Outcome::Reply(Reply::failed(
                 SUBMIT,
                 Rejection::new(
@@ -212,8 +209,8 @@ impl JobRun<'_> {
         self.report(view, Some(track))
     }
 
-    pub async fn cancel(&self, name: &str) -> Result<Outcome, EngineError> {
-        let outcome = match self.arm.cancel_job(&self.ws_id(), name).await {
+    pub async fn cancel(&self, name: &JobName) -> Result<Outcome, EngineError> {
+        let outcome = match self.arm.cancel_job(self.workspace, name).await {
             Ok(outcome) => outcome,
             Err(ArmError::Status { status: 404, .. }) => {
                 return Err(EngineError::from(
@@ -240,7 +237,7 @@ impl JobRun<'_> {
         let mut reply = Reply::succeeded(CANCEL);
         match outcome {
             LroOutcome::Done(_) => {
-                if let Some(resource) = self.arm.get_job(&self.ws_id(), name).await? {
+                if let Some(resource) = self.arm.get_job(self.workspace, name).await? {
                     let view = read_view(&resource)?;
                     reply.message = Some(format!("job {name} canceled; it is {}", view.status));
                     reply.extra = view.reply_fields();
@@ -254,7 +251,7 @@ impl JobRun<'_> {
                 ));
                 reply
                     .extra
-                    .insert("jobName".into(), Value::String(name.to_owned()));
+                    .insert("jobName".into(), Value::String(name.to_string()));
                 reply
                     .extra
                     .insert("jobStatus".into(), Value::String("CancelRequested".into()));
@@ -307,8 +304,8 @@ impl JobRun<'_> {
     }
 }
 
-fn read_view(resource: &Value) -> Result<SparkJobView, EngineError> {
-    SparkJobView::from_arm(resource).ok_or_else(|| {
+fn read_view(resource: &JobResource) -> Result<SparkJobView, EngineError> {
+    SparkJobView::from_resource(resource).ok_or_else(|| {
         EngineError::from(Rejection::new(
             "UnexpectedArmResponse",
             "ARM returned a job without a name",

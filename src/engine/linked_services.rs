@@ -148,7 +148,7 @@ pub(super) async fn attach(
     })?;
     if run
         .arm
-        .get_synapse_pool(resolved.resource_id.as_str())
+        .get_synapse_pool(&resolved.resource_id)
         .await?
         .is_none()
     {

@@ -3,14 +3,12 @@
 
 use std::time::Duration;
 
-use serde_json::Value;
-
 use crate::azureml::{self, ArmClient, ArmError, JobListFilter, LroOutcome};
 use crate::domain::{
-    AttachPoolSpec, AttachedPool, AwaitOperation, Command, DetachPoolSpec, Envelope, ListPoolsSpec,
-    OperationKind, OperationRef, PendingAction, ReplyRoute, ShowPoolSpec, Tags,
-    UpdatePoolIdentitySpec, WorkspaceId, attach_is_noop, az_ml_output, compute_put_body,
-    identity_matches, update_identity_body,
+    AttachPoolSpec, AttachedPool, AwaitOperation, Command, ComputeName, ComputeResource,
+    DetachPoolSpec, Envelope, ListPoolsSpec, OperationKind, OperationRef, PendingAction,
+    ReplyRoute, ShowPoolSpec, Tags, UpdatePoolIdentitySpec, WorkspaceId, attach_is_noop,
+    az_ml_output, compute_put_body, identity_matches, update_identity_body,
 };
 
 use super::{CommandContext, Engine, EngineError, FollowUp, Outcome, Rejection, Reply};
@@ -30,14 +28,10 @@ pub(super) struct PoolRun<'a> {
 }
 
 impl PoolRun<'_> {
-    fn ws_id(&self) -> String {
-        self.workspace.arm_id()
-    }
-
     pub async fn attach(&self, spec: &AttachPoolSpec) -> Result<Outcome, EngineError> {
         let mut desired = spec.clone();
         desired.tags.insert(MANAGED_TAG.into(), "true".into());
-        let name = desired.name.as_str();
+        let name = &desired.name;
         let current = match self.current(name).await? {
             Some(pool) => self.settled(name, pool).await?,
             None => None,
@@ -75,7 +69,7 @@ impl PoolRun<'_> {
             expiry.insert(key, value);
         }
         let body = compute_put_body(&desired, &location, &expiry);
-        let outcome = self.arm.put_compute(&self.ws_id(), name, &body).await;
+        let outcome = self.arm.put_compute(self.workspace, name, &body).await;
         self.finish(
             PendingAction::Attach {
                 name: desired.name.clone(),
@@ -89,7 +83,7 @@ impl PoolRun<'_> {
         &self,
         spec: &UpdatePoolIdentitySpec,
     ) -> Result<Outcome, EngineError> {
-        let name = spec.name.as_str();
+        let name = &spec.name;
         let current = self.require(name).await?;
         let Some(current) = self.settled(name, current).await? else {
             return Err(not_attached(name, self.workspace));
@@ -104,7 +98,7 @@ impl PoolRun<'_> {
             ));
         }
         let body = update_identity_body(&current, &spec.identity);
-        let outcome = self.arm.put_compute(&self.ws_id(), name, &body).await;
+        let outcome = self.arm.put_compute(self.workspace, name, &body).await;
         self.finish(
             PendingAction::UpdateIdentity {
                 name: spec.name.clone(),
@@ -115,7 +109,7 @@ impl PoolRun<'_> {
     }
 
     pub async fn detach(&self, spec: &DetachPoolSpec) -> Result<Outcome, EngineError> {
-        let name = spec.name.as_str();
+        let name = &spec.name;
         if !spec.force {
             let running = self.running_jobs(name).await?;
             if !running.is_empty() {
@@ -129,7 +123,7 @@ impl PoolRun<'_> {
                 )));
             }
         }
-        let outcome = match self.arm.detach_compute(&self.ws_id(), name).await {
+        let outcome = match self.arm.detach_compute(self.workspace, name).await {
             Ok(None) => {
                 let mut reply = Reply::succeeded(self.kind).with_message(format!(
                     "'{name}' is not attached to workspace {}: nothing to detach",
@@ -153,14 +147,14 @@ impl PoolRun<'_> {
     }
 
     pub async fn show(&self, spec: &ShowPoolSpec) -> Result<Outcome, EngineError> {
-        let pool = self.require(spec.name.as_str()).await?;
+        let pool = self.require(&spec.name).await?;
         Ok(Outcome::Reply(
             Reply::succeeded(self.kind).with_resource(az_ml_output(&pool)),
         ))
     }
 
     pub async fn list(&self, spec: &ListPoolsSpec) -> Result<Outcome, EngineError> {
-        let computes = self.arm.list_computes(&self.ws_id()).await?;
+        let computes = self.arm.list_computes(self.workspace).await?;
         let mut resources = Vec::new();
         let mut total = 0usize;
         let mut bytes = 0usize;
@@ -193,7 +187,7 @@ impl PoolRun<'_> {
 
     pub async fn await_operation(&self, op: &AwaitOperation) -> Result<Outcome, EngineError> {
         let kind = op.action.command_kind();
-        let name = op.action.name().as_str();
+        let name = op.action.name();
         if self.ctx.now > op.deadline {
             return Ok(Outcome::Reply(Reply::failed(
                 kind,
@@ -212,7 +206,7 @@ impl PoolRun<'_> {
                 OperationKind::AsyncOperation => azureml::OperationKind::AsyncOperation,
                 OperationKind::Location => azureml::OperationKind::Location,
             },
-            resource_url: self.arm.compute_resource_url(&self.ws_id(), name)?,
+            resource_url: self.arm.compute_resource_url(self.workspace, name),
             retry_after: None,
             fetch_resource: !matches!(op.action, PendingAction::Detach { .. }),
         };
@@ -227,7 +221,7 @@ impl PoolRun<'_> {
     fn finish(
         &self,
         action: PendingAction,
-        outcome: Result<LroOutcome, ArmError>,
+        outcome: Result<LroOutcome<ComputeResource>, ArmError>,
         previous: Option<&AwaitOperation>,
     ) -> Result<Outcome, EngineError> {
         let kind = action.command_kind();
@@ -246,7 +240,7 @@ impl PoolRun<'_> {
         };
         match outcome {
             LroOutcome::Done(resource) => {
-                let name = action.name().as_str();
+                let name = action.name();
                 let reply = match (&action, resource) {
                     (PendingAction::Detach { .. }, _) => Reply::succeeded(kind).with_message(
                         format!(
@@ -306,14 +300,14 @@ impl PoolRun<'_> {
         }
     }
 
-    async fn current(&self, name: &str) -> Result<Option<AttachedPool>, EngineError> {
-        match self.arm.get_compute(&self.ws_id(), name).await? {
-            Some(value) => Ok(Some(parse_pool(&value)?)),
+    async fn current(&self, name: &ComputeName) -> Result<Option<AttachedPool>, EngineError> {
+        match self.arm.get_compute(self.workspace, name).await? {
+            Some(compute) => Ok(Some(parse_pool(&compute)?)),
             None => Ok(None),
         }
     }
 
-    async fn require(&self, name: &str) -> Result<AttachedPool, EngineError> {
+    async fn require(&self, name: &ComputeName) -> Result<AttachedPool, EngineError> {
         self.current(name)
             .await?
             .ok_or_else(|| not_attached(name, self.workspace))
@@ -327,7 +321,7 @@ impl PoolRun<'_> {
     /// that ARM would refuse with 409 Conflict).
     async fn settled(
         &self,
-        name: &str,
+        name: &ComputeName,
         mut pool: AttachedPool,
     ) -> Result<Option<AttachedPool>, EngineError> {
         let lro = self.arm.options().lro;
@@ -350,20 +344,15 @@ impl PoolRun<'_> {
         Ok(Some(pool))
     }
 
-    async fn running_jobs(&self, name: &str) -> Result<Vec<String>, EngineError> {
+    async fn running_jobs(&self, name: &ComputeName) -> Result<Vec<String>, EngineError> {
         let filter = JobListFilter {
-            compute_id: Some(format!("{}/computes/{name}", self.ws_id())),
+            compute: Some(name.clone()),
             active_only: true,
         };
-        let jobs = self.arm.list_jobs(&self.ws_id(), &filter).await?;
+        let jobs = self.arm.list_jobs(self.workspace, &filter).await?;
         Ok(jobs
             .iter()
-            .map(|job| {
-                job.get("name")
-                    .and_then(Value::as_str)
-                    .unwrap_or("(unnamed)")
-                    .to_owned()
-            })
+            .map(|job| job.name.clone().unwrap_or_else(|| "(unnamed)".to_owned()))
             .collect())
     }
 }
@@ -388,7 +377,7 @@ fn provisioned(pool: &AttachedPool) -> bool {
         .is_none_or(|s| s.eq_ignore_ascii_case("Succeeded"))
 }
 
-fn not_attached(name: &str, workspace: &WorkspaceId) -> EngineError {
+fn not_attached(name: &ComputeName, workspace: &WorkspaceId) -> EngineError {
     EngineError::from(
         Rejection::new(
             "PoolNotFound",
@@ -401,8 +390,8 @@ fn not_attached(name: &str, workspace: &WorkspaceId) -> EngineError {
     )
 }
 
-fn parse_pool(value: &Value) -> Result<AttachedPool, EngineError> {
+fn parse_pool(compute: &ComputeResource) -> Result<AttachedPool, EngineError> {
     // ARM sent something that is not a compute: retrying won't fix it, and it's not the sender's fault.
-    AttachedPool::from_arm(value)
+    AttachedPool::from_resource(compute)
         .map_err(|e| EngineError::from(Rejection::new("UnexpectedArmResponse", e.to_string())))
 }

@@ -1,5 +1,3 @@
-use serde_json::Value;
-
 use crate::azureml::ArmClient;
 use crate::domain::{Envelope, WorkspaceId};
 
@@ -50,17 +48,13 @@ impl Engine {
         if let Some(location) = self.cached_location(&key) {
             return Ok(location);
         }
-        let body = arm.get_workspace(&workspace.arm_id()).await?;
-        let location = body
-            .get("location")
-            .and_then(Value::as_str)
-            .ok_or_else(|| {
-                EngineError::Transient(format!(
-                    "ARM returned workspace {} without a location",
-                    workspace.arm_id()
-                ))
-            })?
-            .to_owned();
+        let body = arm.get_workspace(workspace).await?;
+        let location = body.location.ok_or_else(|| {
+            EngineError::Transient(format!(
+                "ARM returned workspace {} without a location",
+                workspace.arm_id()
+            ))
+        })?;
         if let Ok(mut cache) = self.locations.lock() {
             cache.insert(key, location.clone());
         }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use super::compute::{ComputeDecision, ComputeTarget};
 use super::identity::IdentityChoice;
 use super::spec::{Entry, JobInput, SparkJobSpec};
-use crate::domain::WorkspaceId;
+use crate::domain::{JobResource, WorkspaceId};
 
 /// The compute decision's reason, as the job records it.
 pub const TAG_COMPUTE_DECISION: &str = "poolbroker-compute-decision";
@@ -44,7 +44,7 @@ pub fn job_put_body(
     compute: &ComputeDecision,
     identity: &IdentityChoice,
     tags: &BodyTags<'_>,
-) -> Value {
+) -> JobResource {
     let mut p = Map::new();
     p.insert("jobType".into(), json!("Spark"));
     if let Some(name) = &spec.display_name {
@@ -167,5 +167,5 @@ pub fn job_put_body(
             );
         }
     }
-    json!({"properties": p})
+    JobResource::with_properties(p)
 }

@@ -1,8 +1,6 @@
 //! Everything decided before anything is sent: the job's name, compute, identity and body. The
 //! CLI prints a plan before submitting; the engine submits it.
 
-use serde_json::Value;
-
 use super::body::{BodyTags, job_put_body};
 use super::compute::{ComputeDecision, decide_compute};
 use super::error::SparkJobError;
@@ -10,7 +8,7 @@ use super::identity::{IdentityChoice, choose_identity};
 use super::naming::{JobKeySource, JobName, derive_job_name};
 use super::settings::SparkDefaults;
 use super::spec::SparkJobSpec;
-use crate::domain::{AttachedPool, WorkspaceId};
+use crate::domain::{AttachedPool, JobResource, WorkspaceId};
 
 /// What a plan is made from. `pools` are the workspace's attached computes as ARM lists them.
 pub struct PlanInput<'a> {
@@ -31,7 +29,7 @@ pub struct JobPlan {
     pub compute: ComputeDecision,
     pub identity: IdentityChoice,
     /// The PUT body.
-    pub body: Value,
+    pub body: JobResource,
 }
 
 /// The job's name: `spec.name`, else derived from the idempotency key, else from the MessageId.

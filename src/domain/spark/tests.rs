@@ -883,7 +883,7 @@ fn pool_body_has_compute_id_identity_and_decision_tags() {
     }));
     let plan = plan(&s, &[p]);
     assert_eq!(plan.job_name, derive_job_name(&ws(), "nightly-2025-12-01"));
-    let body = &plan.body["properties"];
+    let body = &crate::domain::to_json(&plan.body)["properties"];
     assert_eq!(body["jobType"], "Spark");
     assert_eq!(body["codeId"], format!("{WS}/codes/sales-etl/versions/1"));
     assert_eq!(
@@ -926,7 +926,7 @@ fn serverless_body_has_resources_and_no_compute_id_and_is_deterministic() {
     let s = spec(json!({"entry": {"class_name": "com.contoso.Etl"}, "jars": ["etl.jar"]}));
     let a = plan(&s, &[]);
     assert_eq!(a.body, plan(&s, &[]).body, "same inputs, same body");
-    let body = &a.body["properties"];
+    let body = &crate::domain::to_json(&a.body)["properties"];
     assert!(body.get("computeId").is_none());
     assert_eq!(
         body["resources"],
@@ -945,7 +945,8 @@ fn the_decision_tag_is_cut_to_arm_s_limit() {
     let s = spec(json!({"pool_preference": names}));
     let plan = plan(&s, &[]);
     assert!(plan.compute.reason.chars().count() > 256);
-    let tag = plan.body["properties"]["tags"][TAG_COMPUTE_DECISION]
+    let body = crate::domain::to_json(&plan.body);
+    let tag = body["properties"]["tags"][TAG_COMPUTE_DECISION]
         .as_str()
         .unwrap();
     assert_eq!(tag.chars().count(), 256);
@@ -1065,17 +1066,20 @@ fn the_job_examples_parse_and_plan_as_documented() {
         p.identity.description,
         "managed uai-poolbroker-1 (first user-assigned identity of sparkpool1)"
     );
-    assert_eq!(p.body["properties"]["experimentName"], "sales-etl");
+    assert_eq!(
+        crate::domain::to_json(&p.body)["properties"]["experimentName"],
+        "sales-etl"
+    );
 
     let serverless_job = example_yaml(include_str!("../../../examples/jobs/serverless-job.yml"));
     let p = plan(&serverless_job, &pools);
     assert_serverless(&p.compute, "standard_e8s_v3", "3.4");
     assert_eq!(
-        p.body["properties"]["conf"]["spark.dynamicAllocation.maxExecutors"],
+        crate::domain::to_json(&p.body)["properties"]["conf"]["spark.dynamicAllocation.maxExecutors"],
         "4"
     );
     assert_eq!(
-        p.body["properties"]["identity"],
+        crate::domain::to_json(&p.body)["properties"]["identity"],
         json!({"identityType": "UserIdentity"})
     );
 
@@ -1097,7 +1101,7 @@ fn the_job_examples_parse_and_plan_as_documented() {
     let p = plan(&spec, &pools);
     assert_serverless(&p.compute, "standard_e4s_v3", "3.4");
     assert_eq!(
-        p.body["properties"]["identity"]["resourceId"],
+        crate::domain::to_json(&p.body)["properties"]["identity"]["resourceId"],
         uai("uai-poolbroker-1")
     );
 

@@ -34,6 +34,11 @@ pub struct SparkJobView {
 }
 
 impl SparkJobView {
+    /// The job as the ARM client returned it; `None` without a name.
+    pub fn from_resource(resource: &crate::domain::JobResource) -> Option<Self> {
+        Self::from_arm(&crate::domain::to_json(resource))
+    }
+
     /// Tolerant: only `name` is needed; everything else may be missing.
     pub fn from_arm(value: &Value) -> Option<Self> {
         let name = value.get("name")?.as_str()?.to_owned();

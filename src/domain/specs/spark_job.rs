@@ -3,8 +3,9 @@
 
 use serde_json::{Value, json};
 
-use crate::domain::field_error::{FieldErrors, quote};
+use crate::domain::field_error::FieldErrors;
 use crate::domain::reader::{Fields, type_name};
+use crate::domain::spark::JobName;
 
 /// A job `spec` carried verbatim (always a JSON object).
 #[derive(Debug, Clone, PartialEq)]
@@ -22,27 +23,20 @@ pub(crate) fn parse_submit(value: &Value, path: &str, errs: &mut FieldErrors) ->
     }
 }
 
-/// Job ids: `^[a-zA-Z0-9][a-zA-Z0-9\-_]{0,254}$` (REST spec, Jobs_CreateOrUpdate).
-pub(crate) fn parse_cancel(value: &Value, path: &str, errs: &mut FieldErrors) -> Option<String> {
+/// Job ids follow [`JobName`]'s grammar (REST spec, Jobs_CreateOrUpdate).
+pub(crate) fn parse_cancel(value: &Value, path: &str, errs: &mut FieldErrors) -> Option<JobName> {
     let f = Fields::of(value, path, errs)?;
     f.deny_unknown(&["name"], errs);
     let name = f.required_str("name", errs)?;
-    let ok = (1..=255).contains(&name.len())
-        && name.starts_with(|c: char| c.is_ascii_alphanumeric())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-    if ok {
-        Some(name.to_owned())
-    } else {
-        errs.push(
-            f.path("name"),
-            format!("job names are 1 to 255 letters, digits, '-' or '_', starting with a letter or digit; got {}", quote(name)),
-        );
-        None
+    match JobName::parse(name) {
+        Ok(name) => Some(name),
+        Err(e) => {
+            errs.push(f.path("name"), e.to_string());
+            None
+        }
     }
 }
 
-pub(crate) fn cancel_json(name: &str) -> Value {
-    json!({"name": name})
+pub(crate) fn cancel_json(name: &JobName) -> Value {
+    json!({"name": name.as_str()})
 }
