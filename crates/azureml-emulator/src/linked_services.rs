@@ -97,6 +97,23 @@ impl EmulatorState {
         Ok(id)
     }
 
+    /// Shows the link's identity without a `principalId`, as while Azure is still creating it
+    /// (or after the identity was removed). `false` when there is no such link.
+    pub fn hide_linked_service_principal(&self, workspace_id: &str, name: &str) -> bool {
+        let mut data = self.data();
+        let Some(link) = data
+            .linked_services
+            .links
+            .get_mut(&ids::key(&link_id(workspace_id, name)))
+        else {
+            return false;
+        };
+        if let Some(identity) = link.get_mut("identity").and_then(Value::as_object_mut) {
+            identity.remove("principalId");
+        }
+        true
+    }
+
     /// `true`: a PUT of a link that does not exist yet fails as Azure's deprecation does.
     pub fn close_linked_service_registration(&self, closed: bool) {
         self.data().linked_services.registration_closed = closed;
