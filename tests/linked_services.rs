@@ -187,3 +187,67 @@ async fn bad_links_and_pools_are_rejected_with_the_field_named() {
     assert!(compute_requests(&world, "PUT", "spark-linked").is_empty());
     world.stop().await.unwrap();
 }
+
+/// Runs the real CLI against the world, as a second terminal would (`poolbroker local` prints
+/// this environment).
+async fn cli(world: &poolbroker::local::LocalWorld, args: &[&str]) -> (bool, String, String) {
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_poolbroker"))
+        .args(args)
+        .envs(world.cli_environment())
+        .env("POOLBROKER_LOG", "error")
+        .output()
+        .await
+        .expect("poolbroker runs");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migration_dry_run_prints_the_plan_and_apply_reattaches_with_grants() {
+    let world = start().await;
+    // A compute SDK v1 attached through the link: no identity of its own, no Synapse grant.
+    let mut v1 = attach("v1-spark", POOL2, None);
+    v1["spec"]["grant_synapse_access"] = json!(false);
+    assert_eq!(round_trip(&world, &v1).await["status"], "Succeeded");
+
+    let (ok, stdout, stderr) = cli(&world, &["migrate", "linked-services"]).await;
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("linked service synapselink1 → Synapse workspace syn-demo (1 compute(s)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("name: v1-spark\ntype: synapsespark\nresource_id: "),
+        "{stdout}"
+    );
+    assert!(stdout.contains("\"result\": \"planned\""), "{stdout}");
+    assert!(stderr.contains("dry run"), "{stderr}");
+    assert!(world.synapse.assignments().is_empty());
+    assert_eq!(
+        world.arm.compute(WORKSPACE_ID, "v1-spark").unwrap()["identity"],
+        serde_json::Value::Null
+    );
+
+    let (ok, stdout, stderr) = cli(&world, &["migrate", "linked-services", "--apply"]).await;
+    assert!(ok, "{stdout}\n{stderr}");
+    assert!(stdout.contains("\"result\": \"Succeeded\""), "{stdout}");
+    let compute = world.arm.compute(WORKSPACE_ID, "v1-spark").unwrap();
+    assert_eq!(compute["identity"]["type"], "SystemAssigned", "{compute}");
+    let principal = compute["identity"]["principalId"].as_str().unwrap();
+    assert!(
+        world
+            .synapse
+            .assignments()
+            .iter()
+            .any(|a| a.principal_id == principal
+                && a.scope == "workspaces/syn-demo/bigDataPools/sparkpool2")
+    );
+
+    let (ok, stdout, _) = cli(&world, &["doctor", "v1-spark", "-o", "table"]).await;
+    assert!(ok, "{stdout}");
+    assert!(stdout.contains("all checks passed"), "{stdout}");
+    world.stop().await.unwrap();
+}

@@ -1,11 +1,14 @@
 //! Command-line interface: `serve` (the custom handler), `local` (the embedded local world),
-//! `send`, `compute …`, `job …`, `package`.
+//! `send`, `compute …`, `job …`, `package`, `linked-service …`, `access …`, `doctor`, `migrate …`.
 
+mod access;
 mod args;
 mod compute;
 mod exec;
 mod job;
+mod linked_service;
 mod local;
+mod migrate;
 mod output;
 mod package;
 mod send;
@@ -13,7 +16,8 @@ mod serve;
 mod via_queue;
 
 pub use args::{
-    Cli, Command, ComputeCommand, JobCommand, LocalArgs, OutputFormat, PackageArgs, SendArgs,
+    AccessArgs, AccessCommand, Cli, Command, ComputeCommand, DoctorArgs, JobCommand,
+    LinkedServiceCommand, LocalArgs, MigrateCommand, OutputFormat, PackageArgs, SendArgs,
     WorkspaceArgs,
 };
 pub use serve::shutdown_signal;
@@ -27,5 +31,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Send(args) => send::send(args).await,
         Command::Package(args) => package::package(args),
         Command::Job(command) => job::job(command).await,
+        Command::LinkedService(command) => linked_service::linked_service(command).await,
+        Command::Access(command) => access::access(command).await,
+        Command::Doctor(args) => access::doctor(args).await,
+        Command::Migrate(command) => migrate::migrate(command).await,
     }
 }

@@ -336,6 +336,39 @@ fn every_kind_round_trips_through_the_serializer() {
             name: crate::domain::spark::JobName::parse("job-1").unwrap(),
         },
         Command::AwaitOperation(await_op()),
+        Command::AttachLinkedPool(AttachLinkedPoolSpec {
+            linked_service: LinkedServiceName::parse("synapselink1").unwrap(),
+            pool_name: "sparkpool2".into(),
+            name: name.clone(),
+            identity: Some(IdentitySpec::SystemAssigned),
+            tags: Tags::new(),
+            description: None,
+            ttl: None,
+            grant_synapse_access: false,
+        }),
+        Command::ListLinkedServices,
+        Command::ShowLinkedService(LinkedServiceRef {
+            name: LinkedServiceName::parse("synapselink1").unwrap(),
+        }),
+        Command::UnregisterLinkedService(LinkedServiceRef {
+            name: LinkedServiceName::parse("link-2").unwrap(),
+        }),
+        Command::RegisterLinkedService(RegisterLinkedServiceSpec {
+            name: LinkedServiceName::parse("link-2").unwrap(),
+            synapse_workspace_id: SynapseWorkspaceId::parse(
+                POOL.split("/bigDataPools").next().unwrap(),
+            )
+            .unwrap(),
+        }),
+        Command::GrantPoolAccess(PoolAccessSpec {
+            name: name.clone(),
+            linked_service: Some(LinkedServiceName::parse("synapselink1").unwrap()),
+        }),
+        Command::RevokePoolAccess(PoolAccessSpec {
+            name: name.clone(),
+            linked_service: None,
+        }),
+        Command::CheckPool(CheckPoolSpec { name: name.clone() }),
         Command::AwaitOperation(AwaitOperation {
             operation: OperationRef {
                 url: "https://management.azure.com/x?y=1".into(),

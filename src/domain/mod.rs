@@ -54,6 +54,7 @@ pub use pool::{
 
 pub mod doctor;
 pub mod linked_service;
+pub mod migration;
 pub mod synapse_rbac;
 pub use linked_service::{LINKED_SERVICES_API_VERSION, LinkedService, LinkedServiceName};
 pub use specs::check_pool::CheckPoolSpec;
