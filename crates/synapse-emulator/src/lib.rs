@@ -7,6 +7,18 @@
 //! assignment's `scope` (`workspaces/{name}/…`), where Azure would take it from the host name.
 //! Bearer tokens are checked by a [`TokenAuthority`] the embedder supplies (the process that
 //! issues them), and only the `https://dev.azuresynapse.net` audience is accepted.
+//!
+//! Verified against Azure's spec and recorded answers (Azure SDK for JS test recordings, the
+//! 2020-12-01 `roleAssignments.json`): paths and api-version, `PUT /roleAssignments/{id}` with
+//! `{roleId, principalId, scope, principalType?}` answering the assignment, the list shape
+//! `{count, value}` with an empty `x-ms-continuation` on the last page, `GET /roleDefinitions` as a
+//! bare array, the built-in ids of Synapse Administrator, Contributor, Compute Operator and User,
+//! the `{"error": {code, message}}` shape. Not verified (written as the Azure CLI expects, or
+//! guessed): the Spark Administrator role id, the exact code and wording of the 409 for a duplicate
+//! (the CLI looks for "role assignment already exists"), of the 403 for a caller without
+//! permission, and of 400s; real continuation tokens are opaque, here they are `page-{n}`; and the
+//! service decides 403 by the caller's own Synapse roles, where the emulator has a per-workspace
+//! switch (`forbid_role_writes`).
 
 mod assignments;
 mod auth;
