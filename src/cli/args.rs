@@ -19,6 +19,7 @@ pub enum Command {
     /// Run as an Azure Functions custom handler on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT.
     Serve,
     /// Start the local world (Service Bus, ARM and identity emulators, local Functions host with this handler).
+    #[cfg(feature = "local")]
     Local(LocalArgs),
     /// Enqueue a command file (JSON envelope or az-ml attach YAML) onto the commands queue.
     Send(SendArgs),
@@ -118,6 +119,7 @@ pub enum MigrateCommand {
     },
 }
 
+#[cfg(feature = "local")]
 #[derive(Debug, Args)]
 pub struct LocalArgs {
     /// Run a short scripted demo against the local world, print what happens and exit.

@@ -98,8 +98,8 @@ pub async fn run_engine(
                     "error": rejection.to_json(),
                 }));
             }
-            Err(EngineError::Transient(reason)) => {
-                break Err(anyhow::anyhow!("temporary failure, try again: {reason}"));
+            Err(transient) => {
+                break Err(anyhow::Error::new(transient).context("temporary failure, try again"));
             }
         }
     };

@@ -1,5 +1,6 @@
-//! Command-line interface: `serve` (the custom handler), `local` (the embedded local world),
-//! `send`, `compute …`, `job …`, `package`, `linked-service …`, `access …`, `doctor`, `migrate …`.
+//! Command-line interface: `serve` (the custom handler), `local` (the embedded local world, only
+//! with the `local` feature), `send`, `compute …`, `job …`, `package`, `linked-service …`,
+//! `access …`, `doctor`, `migrate …`.
 
 mod access;
 mod args;
@@ -7,6 +8,7 @@ mod compute;
 mod exec;
 mod job;
 mod linked_service;
+#[cfg(feature = "local")]
 mod local;
 mod migrate;
 mod output;
@@ -15,10 +17,11 @@ mod send;
 mod serve;
 mod via_queue;
 
+#[cfg(feature = "local")]
+pub use args::LocalArgs;
 pub use args::{
     AccessArgs, AccessCommand, Cli, Command, ComputeCommand, DoctorArgs, JobCommand,
-    LinkedServiceCommand, LocalArgs, MigrateCommand, OutputFormat, PackageArgs, SendArgs,
-    WorkspaceArgs,
+    LinkedServiceCommand, MigrateCommand, OutputFormat, PackageArgs, SendArgs, WorkspaceArgs,
 };
 pub use serve::shutdown_signal;
 
@@ -26,6 +29,7 @@ pub use serve::shutdown_signal;
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve => serve::serve().await,
+        #[cfg(feature = "local")]
         Command::Local(args) => local::local(args).await,
         Command::Compute(command) => compute::compute(command).await,
         Command::Send(args) => send::send(args).await,

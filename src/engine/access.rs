@@ -10,15 +10,13 @@ use crate::domain::synapse_rbac::{
     linked_service_grant, made_by_poolbroker, pool_grants, pool_scope, satisfies, workspace_scope,
 };
 use crate::domain::{
-    AttachPoolSpec, AttachedPool, AwaitOperation, Command, ComputeName, GrantAfter, LinkedService,
-    LinkedServiceName, PendingAction, PoolAccessSpec, UpdatePoolIdentitySpec,
+    AttachPoolSpec, AttachedPool, AwaitOperation, Command, ComputeName, ErrorCode, GrantAfter,
+    LinkedService, LinkedServiceName, PendingAction, PoolAccessSpec, UpdatePoolIdentitySpec,
 };
 use crate::synapse::{Created, RoleAssignmentFilter, SynapseClient, SynapseError};
 
 use super::pools::PoolRun;
 use super::{EngineError, Outcome, Rejection, Reply, ReplyStatus};
-
-const NO_IDENTITY: &str = "PoolHasNoIdentity";
 
 /// What happened to one grant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -47,7 +45,7 @@ impl Access<'_, '_> {
     fn synapse(&self) -> Result<&SynapseClient, EngineError> {
         self.run.engine.synapse().ok_or_else(|| {
             EngineError::rejected(
-                "SynapseNotConfigured",
+                ErrorCode::SynapseNotConfigured,
                 "this broker has no Synapse data-plane client; it cannot manage Synapse role assignments",
             )
         })
@@ -102,7 +100,9 @@ impl Access<'_, '_> {
             Outcome::Reply(mut reply) if reply.status == ReplyStatus::Succeeded => {
                 match self.grant_for(name, link).await {
                     // An attach without identity has nobody to grant to: not a failure.
-                    Err(EngineError::Rejected(error)) if error.code == NO_IDENTITY => {
+                    Err(EngineError::Rejected(error))
+                        if error.code == ErrorCode::PoolHasNoIdentity =>
+                    {
                         reply.notes.push(format!(
                             "grant_synapse_access: nothing to grant, '{name}' has no managed identity"
                         ));
@@ -216,7 +216,7 @@ impl Access<'_, '_> {
             .ok_or_else(|| {
                 EngineError::from(
                     Rejection::new(
-                        "PoolNotFound",
+                        ErrorCode::PoolNotFound,
                         format!(
                             "spec.name: no compute named '{name}' is attached to workspace {}",
                             self.run.workspace.arm_id()
@@ -225,8 +225,12 @@ impl Access<'_, '_> {
                     .field("spec.name", "not attached"),
                 )
             })?;
-        AttachedPool::from_resource(&value)
-            .map_err(|e| EngineError::from(Rejection::new("UnexpectedArmResponse", e.to_string())))
+        AttachedPool::from_resource(&value).map_err(|e| {
+            EngineError::from(Rejection::new(
+                ErrorCode::UnexpectedArmResponse,
+                e.to_string(),
+            ))
+        })
     }
 
     pub(super) async fn link(
@@ -363,11 +367,11 @@ pub(super) fn grant_workspace(grant: &Grant) -> String {
 
 fn plan_rejection(err: PlanError) -> EngineError {
     let code = match err {
-        PlanError::NoIdentity(_) => NO_IDENTITY,
+        PlanError::NoIdentity(_) => ErrorCode::PoolHasNoIdentity,
         PlanError::NoPrincipalId { .. } | PlanError::BadPrincipalId { .. } => {
-            "IdentityWithoutPrincipalId"
+            ErrorCode::IdentityWithoutPrincipalId
         }
-        PlanError::NoPool(_) => "PoolNotSynapse",
+        PlanError::NoPool(_) => ErrorCode::PoolNotSynapse,
     };
     EngineError::from(Rejection::new(code, err.to_string()))
 }
@@ -380,22 +384,24 @@ pub(super) fn synapse_error(
     broker_object_id: Option<&str>,
 ) -> EngineError {
     if err.is_transient() {
-        return EngineError::Transient(err.to_string());
+        return EngineError::Synapse(Box::new(err));
     }
     let mut rejection = match &err {
         SynapseError::Status { status: 403, .. } => Rejection::new(
-            "SynapseAccessDenied",
+            ErrorCode::SynapseAccessDenied,
             format!(
                 "poolbroker's identity may not manage role assignments in Synapse workspace '{workspace}': it needs the Synapse RBAC role '{BROKER_ROLE}' on the workspace (Synapse RBAC, not an Azure role). Give it once with: {}",
                 broker_grant_command(workspace, broker_object_id)
             ),
         ),
         SynapseError::Status { status: 401, .. } => Rejection::new(
-            "SynapseAuthenticationFailed",
+            ErrorCode::SynapseAuthenticationFailed,
             format!("{err}; check the broker's managed identity"),
         ),
-        SynapseError::UnknownRole { .. } => Rejection::new("SynapseRoleNotFound", err.to_string()),
-        _ => Rejection::new("SynapseRequestFailed", err.to_string()),
+        SynapseError::UnknownRole { .. } => {
+            Rejection::new(ErrorCode::SynapseRoleNotFound, err.to_string())
+        }
+        _ => Rejection::new(ErrorCode::SynapseRequestFailed, err.to_string()),
     };
     if let SynapseError::Status { body, .. } = &err
         && !body.is_null()

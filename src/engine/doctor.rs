@@ -4,20 +4,20 @@ use serde_json::Value;
 
 use crate::domain::doctor::{Facts, IdentityFacts, RoleFact, SynapsePoolFact, checklist};
 use crate::domain::synapse_rbac::{attached_pool_id, pool_grants};
-use crate::domain::{AttachedPool, CheckPoolSpec};
+use crate::domain::{AttachedPool, CheckPoolSpec, ErrorCode};
 
 use super::access::{Access, grant_workspace, holds};
 use super::pools::PoolRun;
 use super::{EngineError, Outcome, Reply};
 
 pub(super) async fn check(run: &PoolRun<'_>, spec: &CheckPoolSpec) -> Result<Outcome, EngineError> {
-    let compute = match run.arm.get_compute(run.workspace, &spec.name).await? {
-        Some(v) => Some(
-            AttachedPool::from_resource(&v)
-                .map_err(|e| EngineError::rejected("UnexpectedArmResponse", e.to_string()))?,
-        ),
-        None => None,
-    };
+    let compute =
+        match run.arm.get_compute(run.workspace, &spec.name).await? {
+            Some(v) => Some(AttachedPool::from_resource(&v).map_err(|e| {
+                EngineError::rejected(ErrorCode::UnexpectedArmResponse, e.to_string())
+            })?),
+            None => None,
+        };
     let mut facts = Facts {
         name: spec.name.as_str().to_owned(),
         workspace: run.workspace.arm_id(),
@@ -78,7 +78,7 @@ async fn identity_facts(
         roles.push(match held {
             Ok(true) => RoleFact::Holds(grant),
             Ok(false) => RoleFact::Lacks(grant),
-            Err(e) if e.is_transient() => return Err(EngineError::Transient(e.to_string())),
+            Err(e) if e.is_transient() => return Err(EngineError::Synapse(Box::new(e))),
             Err(e) => {
                 let access = Access { run };
                 let why = match access.check::<()>(Err(e), &ws).await {

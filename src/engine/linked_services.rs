@@ -4,7 +4,7 @@ use serde_json::json;
 
 use crate::azureml::ArmError;
 use crate::domain::{
-    AttachLinkedPoolSpec, LinkedService, LinkedServiceName, LinkedServiceRef,
+    AttachLinkedPoolSpec, ErrorCode, LinkedService, LinkedServiceName, LinkedServiceRef,
     RegisterLinkedServiceSpec,
 };
 
@@ -24,7 +24,7 @@ pub(super) async fn require(
         .ok_or_else(|| {
             EngineError::from(
                 Rejection::new(
-                    "LinkedServiceNotFound",
+                    ErrorCode::LinkedServiceNotFound,
                     format!(
                         "{field}: workspace {} has no linked service named '{name}' (ListLinkedServices shows the existing ones)",
                         run.workspace.arm_id()
@@ -91,7 +91,7 @@ pub(super) async fn register(
                     .unwrap_or(&rejection.message),
                 spec.synapse_workspace_id
             );
-            rejection.code = "LinkedServiceRegistrationRefused".to_owned();
+            rejection.code = ErrorCode::LinkedServiceRegistrationRefused;
             return Err(EngineError::Rejected(rejection));
         }
         Err(err) => return Err(err.into()),
@@ -142,7 +142,7 @@ pub(super) async fn attach(
     let synapse = link.synapse_workspace();
     let resolved = spec.resolve(synapse).map_err(|e| {
         EngineError::from(
-            Rejection::new("InvalidPoolName", format!("spec.pool_name: {e}"))
+            Rejection::new(ErrorCode::InvalidPoolName, format!("spec.pool_name: {e}"))
                 .field("spec.pool_name", "not a Spark pool name"),
         )
     })?;
@@ -154,7 +154,7 @@ pub(super) async fn attach(
     {
         return Err(EngineError::from(
             Rejection::new(
-                "PoolNotInLinkedWorkspace",
+                ErrorCode::PoolNotInLinkedWorkspace,
                 format!(
                     "spec.pool_name: Synapse workspace {} (linked service '{}') has no Spark pool named '{}'",
                     synapse.name(),

@@ -13,10 +13,10 @@ mod outcome;
 mod pools;
 mod workspace;
 
-pub use cleanup::CleanupReport;
+pub use cleanup::{CleanupFailure, CleanupReport, DetachedPool, FailedPool, KeptPool};
 pub use context::CommandContext;
 pub use error::{EngineError, Rejection};
-pub use outcome::{FollowUp, Outcome, Reply, ReplyStatus};
+pub use outcome::{FollowUp, Outcome, Reply, ReplyBody, ReplyStatus};
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -20,11 +20,12 @@ use super::models::{
     RoleAssignment, RoleAssignmentFilter, RoleAssignmentPage, RoleAssignmentRequest, RoleDefinition,
 };
 use super::options::{SYNAPSE_API_VERSION, SYNAPSE_SCOPE, SynapseOptions};
-use crate::azureml::retry::{
+use crate::azureml::{AuthError, TokenSource};
+use crate::retry::{
     RetryDecision, RetryPolicy, is_retryable_status, is_retryable_transport, random_jitter,
     server_hint,
 };
-use crate::azureml::{AuthError, TokenSource, redacted_url};
+use crate::telemetry::redact_url;
 
 const CONTINUATION: &str = "x-ms-continuation";
 /// Pages followed by one list call before we assume a continuation loop.
@@ -290,7 +291,7 @@ impl SynapseClient {
                 RetryDecision::Retry { delay } => {
                     tracing::warn!(
                         http.request.method = %method,
-                        url.full = %redacted_url(url),
+                        url.full = redact_url(url.as_str()),
                         retry_in_ms = delay.as_millis() as u64,
                         attempt = retries + 1,
                         "Synapse request failed transiently; retrying"
@@ -324,7 +325,7 @@ impl SynapseClient {
             "synapse.request",
             otel.kind = "client",
             http.request.method = %method,
-            url.full = %redacted_url(url),
+            url.full = redact_url(url.as_str()),
             server.address = url.host_str().unwrap_or_default(),
             http.response.status_code = Empty,
             az.namespace = "Microsoft.Synapse",

@@ -35,7 +35,7 @@ pub enum SynapseError {
 impl SynapseError {
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Status { status, .. } => crate::azureml::retry::is_retryable_status(*status),
+            Self::Status { status, .. } => crate::retry::is_retryable_status(*status),
             Self::Transport { .. } => true,
             Self::Auth(e) => e.is_transient(),
             _ => false,
