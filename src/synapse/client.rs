@@ -1,7 +1,8 @@
 //! One authenticated, retried, traced request at a time against a workspace's data plane, and
 //! the role calls built on it.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
 use base64::Engine as _;
@@ -46,6 +47,9 @@ pub struct SynapseClient {
     options: Arc<SynapseOptions>,
     credential: Arc<dyn TokenSource>,
     policy: RetryPolicy,
+    /// (workspace, role name) → role id. Built-in role ids never change, so one lookup per
+    /// workspace and role serves the process's lifetime.
+    role_ids: Arc<Mutex<HashMap<(String, String), String>>>,
 }
 
 impl std::fmt::Debug for SynapseClient {
@@ -72,6 +76,7 @@ impl SynapseClient {
             policy: RetryPolicy::new(options.retry),
             options: Arc::new(options),
             credential,
+            role_ids: Arc::default(),
         })
     }
 
@@ -125,17 +130,33 @@ impl SynapseClient {
         parse(workspace, response.body, "role definitions")
     }
 
-    /// The id of the role called `name` (ids are looked up rather than hard-coded).
+    /// The id of the role called `name` (ids are looked up rather than hard-coded, once per
+    /// workspace and role).
     pub async fn role_id(&self, workspace: &str, name: &str) -> Result<String, SynapseError> {
-        self.role_definitions(workspace)
-            .await?
-            .into_iter()
-            .find(|r| r.name.eq_ignore_ascii_case(name))
-            .map(|r| r.id)
+        let key = (workspace.to_ascii_lowercase(), name.to_ascii_lowercase());
+        if let Some(id) = self.cached_role(&key) {
+            return Ok(id);
+        }
+        let definitions = self.role_definitions(workspace).await?;
+        let mut cache = self.role_ids.lock().unwrap_or_else(|e| e.into_inner());
+        for r in &definitions {
+            cache.insert((key.0.clone(), r.name.to_ascii_lowercase()), r.id.clone());
+        }
+        cache
+            .get(&key)
+            .cloned()
             .ok_or_else(|| SynapseError::UnknownRole {
                 workspace: workspace.to_owned(),
                 role: name.to_owned(),
             })
+    }
+
+    fn cached_role(&self, key: &(String, String)) -> Option<String> {
+        self.role_ids
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(key)
+            .cloned()
     }
 
     /// Every matching assignment, following `x-ms-continuation`.
