@@ -131,11 +131,19 @@ pub struct LocalArgs {
     /// Port of the Service Bus emulator's REST endpoint.
     #[arg(long, default_value_t = 7072)]
     pub servicebus_port: u16,
-    /// Port of the ARM / Azure ML emulator (also serves the managed-identity token endpoint).
+    /// HTTPS port of the ARM / Azure ML emulator (and its blob endpoint for code uploads).
     #[arg(long, default_value_t = 7073)]
     pub arm_port: u16,
-    /// Port of the Synapse data-plane emulator (role assignments).
+    /// Plain-http loopback port of the managed-identity token endpoint (as App Service's).
     #[arg(long, default_value_t = 7074)]
+    pub identity_port: u16,
+    /// Folder for the local world's state: its CA and server certificate live in `tls/`, made
+    /// on first run and reused (default: $POOLBROKER_LOCAL_STATE_DIR, else
+    /// $XDG_STATE_HOME/poolbroker/local, else ~/.local/state/poolbroker/local).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
+    /// HTTPS port of the Synapse data-plane emulator (role assignments).
+    #[arg(long, default_value_t = 7075)]
     pub synapse_port: u16,
     /// Folder with host.json and function-definitions/ (default: the current directory, else the
     /// folder of the executable's source tree).

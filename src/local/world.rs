@@ -3,11 +3,12 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use azureml_emulator::{EmulatorConfig, EmulatorState};
+use azureml_emulator::{EmulatorConfig, EmulatorState, LocalTls, TENANT_ID, TlsError};
 use functions_host::{HostConfig, RunningHost};
 use servicebus_emulator::{Broker, QueueConfig, RestConfig};
-use synapse_emulator::{SynapseConfig, SynapseState, TokenInfo};
+use synapse_emulator::{JwtAuthority, SynapseConfig, SynapseState};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +17,8 @@ pub const LOCAL_NAMESPACE: &str = "poolbroker-local.servicebus.windows.net";
 pub const LOCAL_SAS_KEY_NAME: &str = "RootManageSharedAccessKey";
 /// A well-known development key, like Azurite's: it only ever opens the local emulator.
 pub const LOCAL_SAS_KEY: &str = "cG9vbGJyb2tlci1sb2NhbC1kZXZlbG9wbWVudC1rZXk=";
+/// Signs the local broker's follow-ups; a development key like [`LOCAL_SAS_KEY`].
+pub const LOCAL_INTERNAL_KEY: &str = "poolbroker-local-internal-development-key";
 const LOCAL_IDENTITY_HEADER: &str = "poolbroker-local-identity-header";
 /// Event routing rules for the demo workspace, relative to the app root.
 const LOCAL_ROUTES_FILE: &str = "examples/routes.local.yaml";
@@ -28,8 +31,13 @@ pub struct LocalOptions {
     pub handler_executable: PathBuf,
     pub http_port: u16,
     pub servicebus_port: u16,
+    /// HTTPS port of the ARM / Azure ML emulator (and its blob endpoint).
     pub arm_port: u16,
-    /// Port of the Synapse data-plane emulator (role assignments).
+    /// Plain-http loopback port of the managed-identity endpoint (as App Service's is).
+    pub identity_port: u16,
+    /// Where the local CA and server certificate live (generated on first use, then reused).
+    pub tls_dir: PathBuf,
+    /// Port of the Synapse data-plane emulator (HTTPS, role assignments).
     pub synapse_port: u16,
     /// Emulator knobs (tests shorten LRO waits, inject faults).
     pub emulator: EmulatorConfig,
@@ -49,7 +57,9 @@ impl LocalOptions {
             http_port: 7071,
             servicebus_port: 7072,
             arm_port: 7073,
-            synapse_port: 7074,
+            identity_port: 7074,
+            tls_dir: default_tls_dir(),
+            synapse_port: 7075,
             emulator,
             extra_settings: BTreeMap::new(),
         }
@@ -60,9 +70,28 @@ impl LocalOptions {
         self.http_port = 0;
         self.servicebus_port = 0;
         self.arm_port = 0;
+        self.identity_port = 0;
         self.synapse_port = 0;
         self
     }
+}
+
+/// The setting that moves the local world's state (its CA) elsewhere.
+pub const STATE_DIR_ENV: &str = "POOLBROKER_LOCAL_STATE_DIR";
+
+/// `$POOLBROKER_LOCAL_STATE_DIR/tls`, else `$XDG_STATE_HOME/poolbroker/local/tls`, else
+/// `~/.local/state/poolbroker/local/tls`, else a folder under the temp dir.
+pub fn default_tls_dir() -> PathBuf {
+    let env_dir = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let base = env_dir(STATE_DIR_ENV)
+        .or_else(|| env_dir("XDG_STATE_HOME").map(|d| d.join("poolbroker/local")))
+        .or_else(|| env_dir("HOME").map(|d| d.join(".local/state/poolbroker/local")))
+        .unwrap_or_else(|| std::env::temp_dir().join("poolbroker-local"));
+    base.join("tls")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -78,6 +107,8 @@ pub enum LocalError {
     },
     #[error("the local Functions host did not start: {0}")]
     Host(#[from] functions_host::HostError),
+    #[error("the local CA for the ARM emulator's HTTPS is not usable: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// Everything `poolbroker local` runs. Dropping it does not stop it: call [`LocalWorld::stop`].
@@ -87,9 +118,15 @@ pub struct LocalWorld {
     pub synapse: SynapseState,
     pub host: RunningHost,
     pub servicebus_addr: SocketAddr,
+    /// HTTPS: ARM, Azure ML and the blob endpoint.
     pub arm_addr: SocketAddr,
+    /// Plain http: the managed-identity endpoint and the emulator's control API.
+    pub identity_addr: SocketAddr,
+    /// HTTPS: the Synapse data-plane emulator (same local CA).
     pub synapse_addr: SocketAddr,
     pub http_addr: SocketAddr,
+    /// The local CA clients must trust to reach `arm_addr`.
+    pub tls: LocalTls,
     /// The app settings the handler got (what a Function App's settings would hold).
     pub app_settings: BTreeMap<String, String>,
     shutdown: CancellationToken,
@@ -127,22 +164,39 @@ impl LocalWorld {
             shutdown.clone().cancelled_owned(),
         ));
 
-        let (arm_listener, arm_addr) = bind("ARM emulator", options.arm_port).await?;
+        let tls = LocalTls::load_or_create(&options.tls_dir)?;
+        let (arm_listener, arm_addr) = bind("ARM emulator (HTTPS)", options.arm_port).await?;
+        let (identity_listener, identity_addr) =
+            bind("managed-identity endpoint", options.identity_port).await?;
         let identity_header = options.emulator.identity_header.clone();
         let arm = EmulatorState::new(options.emulator.clone());
         let seed = arm.seed_demo();
         super::demo::seed_linked_service(&arm, &seed);
-        tokio::spawn(azureml_emulator::serve(
+        tokio::spawn(azureml_emulator::serve_tls(
             arm_listener,
             arm.clone(),
+            tls.clone(),
+            shutdown.clone().cancelled_owned(),
+        ));
+        tokio::spawn(azureml_emulator::serve_router(
+            identity_listener,
+            azureml_emulator::identity_router(arm.clone()),
+            None,
             shutdown.clone().cancelled_owned(),
         ));
 
-        let (synapse, synapse_addr) = start_synapse(&arm, options.synapse_port, &shutdown).await?;
-        let mut app_settings = handler_settings(servicebus_addr, arm_addr, &identity_header);
+        let (synapse, synapse_addr) =
+            start_synapse(&arm, &tls, options.synapse_port, &shutdown).await?;
+        let mut app_settings = handler_settings(
+            servicebus_addr,
+            arm_addr,
+            identity_addr,
+            &identity_header,
+            tls.ca_cert_path(),
+        );
         app_settings.insert(
             crate::synapse::ENV_SYNAPSE_ENDPOINT.into(),
-            format!("http://{synapse_addr}"),
+            format!("https://{synapse_addr}"),
         );
         let routes = options.app_root.join(LOCAL_ROUTES_FILE);
         if routes.is_file() {
@@ -165,11 +219,28 @@ impl LocalWorld {
             host,
             servicebus_addr,
             arm_addr,
+            identity_addr,
             synapse_addr,
             http_addr,
+            tls,
             app_settings,
             shutdown,
         })
+    }
+
+    /// `https://127.0.0.1:port`, the `resource_manager` endpoint of this world.
+    pub fn arm_url(&self) -> String {
+        format!("https://{}", self.arm_addr)
+    }
+
+    /// A client that trusts this world's CA (as the handler does through
+    /// `POOLBROKER_EXTRA_CA_CERTS`); verification stays on.
+    pub fn arm_client(&self) -> Result<reqwest::Client, crate::http::HttpClientError> {
+        let cas = crate::http::load_extra_cas(self.tls.ca_cert_path())?;
+        reqwest::Client::builder()
+            .tls_certs_merge(cas)
+            .build()
+            .map_err(crate::http::HttpClientError::Build)
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {
@@ -187,6 +258,7 @@ impl LocalWorld {
         [
             "POOLBROKER_ARM_ENDPOINT",
             "POOLBROKER_SYNAPSE_ENDPOINT",
+            crate::http::EXTRA_CA_CERTS,
             "IDENTITY_ENDPOINT",
             "IDENTITY_HEADER",
             "ServiceBusConnection",
@@ -201,29 +273,42 @@ impl LocalWorld {
         })
         .collect()
     }
+
+    /// What a second shell needs so Python (azure-identity, azure-ai-ml, requests) and other
+    /// OpenSSL-based tools trust the local CA.
+    pub fn trust_environment(&self) -> Vec<(String, String)> {
+        let ca = self.tls.ca_cert_path().to_string_lossy().into_owned();
+        vec![
+            ("SSL_CERT_FILE".to_owned(), ca.clone()),
+            ("REQUESTS_CA_BUNDLE".to_owned(), ca),
+        ]
+    }
 }
 
-/// The Synapse data-plane emulator, accepting the tokens the ARM emulator's managed-identity
-/// endpoint issues for `https://dev.azuresynapse.net`.
+/// The Synapse data-plane emulator over HTTPS with the local CA, accepting the JWTs the
+/// managed-identity endpoint issues for `https://dev.azuresynapse.net`, on the ARM emulator's
+/// clock (tests that advance it expire Synapse tokens too).
 async fn start_synapse(
     arm: &EmulatorState,
+    tls: &LocalTls,
     port: u16,
     shutdown: &CancellationToken,
 ) -> Result<(SynapseState, SocketAddr), LocalError> {
-    let (listener, addr) = bind("Synapse emulator", port).await?;
-    let issuer = arm.clone();
+    let (listener, addr) = bind("Synapse emulator (HTTPS)", port).await?;
+    let clock = arm.clone();
+    let tokens = JwtAuthority::new(TENANT_ID, move || {
+        (SystemTime::now() + clock.clock_offset())
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    });
     let synapse = SynapseState::new(SynapseConfig {
-        tokens: Some(Arc::new(move |token: &str| {
-            issuer.inspect_token(token).map(|t| TokenInfo {
-                audience: t.audience,
-                expired: t.expired,
-            })
-        })),
+        tokens: Some(Arc::new(tokens)),
         ..SynapseConfig::default()
     });
-    tokio::spawn(synapse_emulator::serve(
+    tokio::spawn(azureml_emulator::serve_router(
         listener,
-        synapse.clone(),
+        synapse_emulator::router(synapse.clone()),
+        Some(tls.acceptor()),
         shutdown.clone().cancelled_owned(),
     ));
     Ok((synapse, addr))
@@ -233,15 +318,21 @@ async fn start_synapse(
 fn handler_settings(
     servicebus: SocketAddr,
     arm: SocketAddr,
+    identity: SocketAddr,
     identity_header: &str,
+    ca: &std::path::Path,
 ) -> BTreeMap<String, String> {
     let mut s = BTreeMap::new();
     let mut set = |k: &str, v: String| {
         s.insert(k.to_owned(), v);
     };
     set("FUNCTIONS_WORKER_RUNTIME", "custom".into());
-    set("POOLBROKER_ARM_ENDPOINT", format!("http://{arm}"));
-    set("IDENTITY_ENDPOINT", format!("http://{arm}/msi/token"));
+    set("POOLBROKER_ARM_ENDPOINT", format!("https://{arm}"));
+    set(
+        crate::http::EXTRA_CA_CERTS,
+        ca.to_string_lossy().into_owned(),
+    );
+    set("IDENTITY_ENDPOINT", format!("http://{identity}/msi/token"));
     set("IDENTITY_HEADER", identity_header.into());
     set(
         "ServiceBusConnection",
@@ -257,6 +348,7 @@ fn handler_settings(
         "POOLBROKER_DEFAULT_WORKSPACE",
         super::demo::DEMO_WORKSPACE.into(),
     );
+    set("POOLBROKER_INTERNAL_KEY", LOCAL_INTERNAL_KEY.into());
     set("POOLBROKER_CLEANUP_SCHEDULE", "0 */5 * * * *".into());
     set("POOLBROKER_LOG_FORMAT", "pretty".into());
     // Telemetry configuration of the parent passes through, as app settings would.

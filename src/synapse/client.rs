@@ -70,7 +70,7 @@ impl SynapseClient {
     pub fn new(
         options: SynapseOptions,
         credential: Arc<dyn TokenSource>,
-    ) -> Result<Self, reqwest::Error> {
+    ) -> Result<Self, crate::http::HttpClientError> {
         Ok(Self {
             http: crate::http::shared_client()?,
             policy: RetryPolicy::new(options.retry),

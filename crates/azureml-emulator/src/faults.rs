@@ -46,8 +46,19 @@ pub enum FaultKind {
     /// The request succeeds but the long-running operation it starts (compute PUT/DELETE, job
     /// cancel) ends `Failed` with this error; on a job PUT the job later ends `Failed`.
     LroFailure { code: String, message: String },
+    /// The request succeeds but the long-running operation it starts runs for `secs` on the
+    /// emulator's clock instead of `operation_duration` (a compute left `Updating`).
+    SlowOperation { secs: u64 },
     /// Drops the connection without an answer (only under [`crate::serve`]).
     Reset,
+    /// Serves the request (its change happens), then waits before answering: a client whose
+    /// timeout is shorter gives up on a write ARM has already taken.
+    SlowAnswer { ms: u64 },
+    /// Serves the request (its change happens), then drops the connection without the answer.
+    ResetAfterServing,
+    /// Serves the request, then points its `Azure-AsyncOperation` and `Location` headers at
+    /// `origin` (e.g. `http://127.0.0.1:9`): a hostile or broken ARM front end.
+    ForeignOperationUrl { origin: String },
 }
 
 impl FaultRule {
@@ -133,17 +144,18 @@ fn record(
     });
 }
 
-/// Takes the first live rule matching the request, consuming one of its `times`.
+/// Takes the first live rule of the wanted kinds matching the request, consuming one of its
+/// `times`.
 fn take(
     state: &EmulatorState,
     method: &Method,
     path_and_query: &str,
-    lro: bool,
+    wanted: impl Fn(&FaultKind) -> bool,
 ) -> Option<FaultKind> {
     let mut rules = lock(&state.inner.faults);
-    let idx = rules.iter().position(|r| {
-        matches!(r.kind, FaultKind::LroFailure { .. }) == lro && r.matches(method, path_and_query)
-    })?;
+    let idx = rules
+        .iter()
+        .position(|r| wanted(&r.kind) && r.matches(method, path_and_query))?;
     let kind = rules[idx].kind.clone();
     match rules[idx].times {
         0 => {}
@@ -161,10 +173,34 @@ pub(crate) fn take_lro_failure(
     method: &Method,
     path_and_query: &str,
 ) -> Option<(String, String)> {
-    match take(state, method, path_and_query, true) {
+    match take(state, method, path_and_query, |k| {
+        matches!(k, FaultKind::LroFailure { .. })
+    }) {
         Some(FaultKind::LroFailure { code, message }) => Some((code, message)),
         _ => None,
     }
+}
+
+/// The `SlowOperation` duration for this request, if any (consumed).
+pub(crate) fn take_slow_operation(
+    state: &EmulatorState,
+    method: &Method,
+    path_and_query: &str,
+) -> Option<std::time::Duration> {
+    match take(state, method, path_and_query, |k| {
+        matches!(k, FaultKind::SlowOperation { .. })
+    }) {
+        Some(FaultKind::SlowOperation { secs }) => Some(std::time::Duration::from_secs(secs)),
+        _ => None,
+    }
+}
+
+/// Faults the handlers apply themselves (they shape the operation a request starts).
+fn shapes_operation(kind: &FaultKind) -> bool {
+    matches!(
+        kind,
+        FaultKind::LroFailure { .. } | FaultKind::SlowOperation { .. }
+    )
 }
 
 /// Marker on a response that [`crate::serve`] turns into a dropped connection.
@@ -192,7 +228,17 @@ pub(crate) async fn observe(
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let fault = take(&state, &parts.method, path_and_query, false);
+    let fault = take(&state, &parts.method, path_and_query, |k| {
+        !shapes_operation(k)
+    });
+    let after = match &fault {
+        Some(
+            k @ (FaultKind::SlowAnswer { .. }
+            | FaultKind::ResetAfterServing
+            | FaultKind::ForeignOperationUrl { .. }),
+        ) => Some(k.clone()),
+        _ => None,
+    };
     let injected = match fault {
         Some(FaultKind::Delay { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -219,12 +265,42 @@ pub(crate) async fn observe(
             resp.extensions_mut().insert(ResetConnection);
             return resp;
         }
-        Some(FaultKind::LroFailure { .. }) | None => None,
+        Some(
+            FaultKind::LroFailure { .. }
+            | FaultKind::SlowOperation { .. }
+            | FaultKind::SlowAnswer { .. }
+            | FaultKind::ResetAfterServing
+            | FaultKind::ForeignOperationUrl { .. },
+        )
+        | None => None,
     };
     if let Some(mut resp) = injected {
         arm::decorate(&mut resp, &parts.headers);
         return resp;
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let mut resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    match after {
+        Some(FaultKind::SlowAnswer { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Some(FaultKind::ResetAfterServing) => {
+            resp.extensions_mut().insert(ResetConnection);
+        }
+        Some(FaultKind::ForeignOperationUrl { origin }) => {
+            for name in ["azure-asyncoperation", "location"] {
+                let moved = resp
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| url::Url::parse(v).ok())
+                    .map(|u| format!("{origin}{}?{}", u.path(), u.query().unwrap_or_default()))
+                    .and_then(|v| axum::http::HeaderValue::from_str(&v).ok());
+                if let Some(value) = moved {
+                    resp.headers_mut().insert(name, value);
+                }
+            }
+        }
+        _ => {}
+    }
+    resp
 }

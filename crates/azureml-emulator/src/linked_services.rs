@@ -7,7 +7,7 @@
 //! when absent. Not verified: the code and wording Azure uses to refuse a new registration, and the
 //! 404 body for a missing link (the AML RP's `NotFound` shape is used).
 
-use crate::arm::{ArmError, empty_response, json_response, rfc3339_now};
+use crate::arm::{ArmError, empty_response, json_response, rfc3339_at};
 use crate::ids::{self, capture};
 use crate::state::EmulatorState;
 use axum::http::{Method, StatusCode, Uri};
@@ -85,6 +85,7 @@ impl EmulatorState {
         name: &str,
         synapse_workspace_id: &str,
     ) -> Result<String, crate::EmulatorError> {
+        let now = rfc3339_at(self.clock().now());
         let mut data = self.data();
         let location = data
             .workspaces
@@ -92,7 +93,7 @@ impl EmulatorState {
             .map(|w| w.location.clone())
             .ok_or_else(|| crate::EmulatorError::UnknownWorkspace(workspace_id.to_owned()))?;
         let id = link_id(workspace_id, name);
-        let body = resource(&id, name, &location, synapse_workspace_id, &rfc3339_now());
+        let body = resource(&id, name, &location, synapse_workspace_id, &now);
         data.linked_services.links.insert(ids::key(&id), body);
         Ok(id)
     }
@@ -283,6 +284,7 @@ fn put(
         }
     }
     let id = link_id(ws_id, name);
+    let now = rfc3339_at(state.clock().now());
     let mut data = state.data();
     let known_synapse = data.pools.values().any(|p| {
         p.subscription_id.eq_ignore_ascii_case(&sub)
@@ -307,10 +309,10 @@ fn put(
         .as_ref()
         .and_then(|v| v.pointer("/properties/createdTime"))
         .and_then(Value::as_str)
-        .map_or_else(rfc3339_now, str::to_owned);
+        .map_or_else(|| now.clone(), str::to_owned);
     let mut link = resource(&id, name, location, synapse_id, &created);
     if let Some(props) = link.get_mut("properties") {
-        props["modifiedTime"] = json!(rfc3339_now());
+        props["modifiedTime"] = json!(now);
     }
     data.linked_services
         .links

@@ -32,6 +32,65 @@ where
     }
 }
 
+/// Entra ID access tokens as the local managed-identity endpoint issues them: JWTs whose claims
+/// are checked (`iss` of the tenant, `aud`, `nbf`, `exp` on the given clock) but, as in the ARM
+/// emulator, not their signature (there is no Entra signing key locally).
+pub struct JwtAuthority {
+    issuers: [String; 2],
+    now: Box<dyn Fn() -> i64 + Send + Sync>,
+}
+
+impl JwtAuthority {
+    /// `now`: Unix seconds on the issuer's clock.
+    pub fn new(tenant: &str, now: impl Fn() -> i64 + Send + Sync + 'static) -> Self {
+        Self {
+            issuers: [
+                format!("https://sts.windows.net/{tenant}/"),
+                format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+            ],
+            now: Box::new(now),
+        }
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct Claims {
+    aud: String,
+    iss: String,
+    nbf: i64,
+    exp: i64,
+}
+
+/// Entra tolerates this much clock skew on `nbf`.
+const NBF_SKEW_SECS: i64 = 300;
+
+impl TokenAuthority for JwtAuthority {
+    fn inspect(&self, token: &str) -> Option<TokenInfo> {
+        use base64::Engine as _;
+        let mut parts = token.split('.');
+        let (_, payload, signature) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() || signature.is_empty() {
+            return None;
+        }
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload.trim_end_matches('='))
+            .ok()?;
+        let claims: Claims = serde_json::from_slice(&bytes).ok()?;
+        if !self
+            .issuers
+            .iter()
+            .any(|i| i.eq_ignore_ascii_case(&claims.iss))
+        {
+            return None;
+        }
+        let now = (self.now)();
+        Some(TokenInfo {
+            audience: claims.aud,
+            expired: now >= claims.exp || now + NBF_SKEW_SECS < claims.nbf,
+        })
+    }
+}
+
 pub(crate) fn check(
     authority: Option<&Arc<dyn TokenAuthority>>,
     headers: &HeaderMap,

@@ -27,7 +27,7 @@ mod error;
 mod roles;
 mod state;
 
-pub use auth::{SYNAPSE_AUDIENCE, TokenAuthority, TokenInfo};
+pub use auth::{JwtAuthority, SYNAPSE_AUDIENCE, TokenAuthority, TokenInfo};
 pub use roles::{BUILT_IN_ROLES, BuiltInRole, SYNAPSE_ADMINISTRATOR, SYNAPSE_SPARK_ADMINISTRATOR};
 pub use state::{RoleAssignment, SynapseConfig, SynapseState};
 

@@ -318,3 +318,70 @@ async fn list_filters_and_pages_with_continuation() {
         .await;
     assert_eq!(body["count"], 1);
 }
+
+fn jwt(aud: &str, iss: &str, exp: i64) -> String {
+    use base64::Engine as _;
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    format!(
+        "{}.{}.c2ln",
+        b64(json!({"typ": "JWT", "alg": "RS256"})),
+        b64(json!({"aud": aud, "iss": iss, "nbf": 0, "exp": exp, "iat": 0}))
+    )
+}
+
+#[tokio::test]
+async fn entra_shaped_jwts_are_checked_for_tenant_audience_and_expiry() {
+    use poolbroker_synapse_emulator::JwtAuthority;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = SynapseState::new(SynapseConfig {
+        tokens: Some(Arc::new(JwtAuthority::new("tenant-1", || 1_000))),
+        ..SynapseConfig::default()
+    });
+    let (_tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(serve(listener, state, async move {
+        let _ = rx.await;
+    }));
+    let iss = "https://sts.windows.net/tenant-1/";
+    let status = |token: String| {
+        let url = format!("http://{addr}/roleDefinitions?{API}");
+        async move {
+            reqwest::Client::new()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(
+        status(jwt("https://dev.azuresynapse.net", iss, 2_000)).await,
+        200
+    );
+    assert_eq!(
+        status(jwt("https://dev.azuresynapse.net/", iss, 2_000)).await,
+        200
+    );
+    assert_eq!(
+        status(jwt("https://management.azure.com", iss, 2_000)).await,
+        401
+    );
+    assert_eq!(
+        status(jwt("https://dev.azuresynapse.net", iss, 999)).await,
+        401
+    );
+    assert_eq!(
+        status(jwt(
+            "https://dev.azuresynapse.net",
+            "https://sts.windows.net/other/",
+            2_000
+        ))
+        .await,
+        401
+    );
+    assert_eq!(status("not-a-jwt".to_owned()).await, 401);
+}
