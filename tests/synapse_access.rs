@@ -141,8 +141,12 @@ async fn a_broker_without_the_role_gets_a_permanent_error_with_the_command_to_fi
     assert_eq!(reply["error"]["code"], "SynapseAccessDenied");
     let message = reply["error"]["message"].as_str().unwrap();
     assert!(message.contains("'Synapse Administrator'"), "{message}");
+    // The broker's own object id, read from its Synapse token's `oid`.
+    let broker = azureml_emulator::system_principal_id();
     assert!(
-        message.contains("az synapse role assignment create --workspace-name syn-demo --role \"Synapse Administrator\" --assignee-object-id"),
+        message.ends_with(&format!(
+            "az synapse role assignment create --workspace-name syn-demo --role \"Synapse Administrator\" --assignee-object-id {broker} --assignee-principal-type ServicePrincipal"
+        )),
         "{message}"
     );
     assert_eq!(reply["error"]["armError"]["error"]["code"], "Unauthorized");
