@@ -20,5 +20,6 @@ pub mod package;
 pub mod retry;
 pub mod servicebus;
 pub mod startup;
+pub mod studio;
 pub mod synapse;
 pub mod telemetry;

@@ -13,6 +13,7 @@ mod local;
 mod migrate;
 mod output;
 mod package;
+mod progress;
 mod send;
 mod serve;
 mod via_queue;
