@@ -1,7 +1,7 @@
 //! As whom a job runs (docs/jobs.md, "Identity"). On an attached pool with user-assigned
 //! identities the first one, in the pool's order, submits the job unless the command names
-//! another: the seed docs say so, and the broker sends it explicitly rather than trusting a
-//! service default the docs disagree about (reference, Surprises 7).
+//! another (docs/jobs.md); the broker sends it explicitly rather than trusting a
+//! service default the docs disagree about.
 
 use serde_json::{Value, json};
 
