@@ -14,7 +14,20 @@ started=$SECONDS
 venv="$here/.venv"
 if ! "$venv/bin/python" -c 'import azure.ai.ml, azure.identity' 2>/dev/null; then
   echo "[sdk_compat] creating $venv (requirements.txt)" >&2
-  python3 -m venv "$venv"
+  rm -rf "$venv"
+  if ! command -v python3 >/dev/null 2>&1 || ! python3 -m venv "$venv" 2>/dev/null; then
+    # Debian's python3 ships without ensurepip; python3-venv provides it.
+    if command -v apt-get >/dev/null 2>&1; then
+      echo "[sdk_compat] installing python3 and python3-venv with apt-get" >&2
+      apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3 python3-venv >/dev/null
+      rm -rf "$venv"
+      python3 -m venv "$venv"
+    else
+      echo "[sdk_compat] error: python3 -m venv failed (install python3 and python3-venv)" >&2
+      exit 1
+    fi
+  fi
+  # pip's own cache (~/.cache/pip) is the only thing kept outside the clone.
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
 fi
 
@@ -65,7 +78,11 @@ echo "[sdk_compat] poolbroker local is up (ARM $POOLBROKER_ARM_ENDPOINT, CA $SSL
 
 status=0
 "$venv/bin/python" "$here/compat.py" || status=$?
-[[ -n "${SDK_COMPAT_DUMP:-}" ]] && curl -s "${IDENTITY_ENDPOINT%/msi/token}/_emulator/requests" > "$SDK_COMPAT_DUMP"
+# Debugging aid: SDK_COMPAT_DUMP=file.json keeps every request the emulator saw.
+if [[ -n "${SDK_COMPAT_DUMP:-}" ]]; then
+  "$venv/bin/python" -c 'import sys, urllib.request; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())' \
+    "${IDENTITY_ENDPOINT%/msi/token}/_emulator/requests" >"$SDK_COMPAT_DUMP"
+fi
 if [[ $status -ne 0 ]]; then
   echo "[sdk_compat] poolbroker local log:" >&2
   tail -n 40 "$log" >&2

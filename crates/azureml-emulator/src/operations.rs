@@ -150,12 +150,14 @@ pub(crate) fn start(
     new: NewOperation<'_>,
 ) -> OperationUrls {
     let now = state.clock().now();
+    let duration = crate::faults::take_slow_operation(state, &ctx.method, &ctx.path_and_query)
+        .unwrap_or(state.config().operation_duration);
     let op = Operation {
         name: Uuid::new_v4().to_string(),
         subscription: new.subscription.to_owned(),
         region: arm::normalize_location(new.location),
         family: new.family,
-        done_at: now + state.config().operation_duration,
+        done_at: now + duration,
         status: Status::InProgress,
         start_time: arm::rfc3339_at(now),
         end_time: None,
