@@ -32,15 +32,24 @@ pub const FUNCTION_DEFINITIONS_DIR: &str = "function-definitions";
 /// Optional hook routing rules shipped next to host.json when present.
 pub const ROUTES_FILE: &str = "routes.yaml";
 
-/// Source paths of the local world (the `local` feature). Rust keeps the file of every panic
-/// location in the binary, stripped or not, so a binary that links any of these crates carries
-/// its path; the deployed package must carry none.
-pub const LOCAL_WORLD_MARKERS: &[&str] = &[
-    "crates/servicebus-emulator/",
-    "crates/azureml-emulator/",
-    "crates/functions-host/",
-    "src/local/",
+/// Source paths of the local world (the `local` feature), stored reversed so that this table
+/// does not put them into the very binary it checks. Rust keeps the file of every panic location
+/// in the binary, stripped or not, so a binary that links any of these crates carries its path;
+/// the deployed package must carry none.
+const LOCAL_WORLD_MARKERS_REVERSED: &[&str] = &[
+    "/rotalume-subecivres/setarc",
+    "/rotalume-lmeruza/setarc",
+    "/tsoh-snoitcnuf/setarc",
+    "/lacol/crs",
 ];
+
+/// The local world's source paths, as they appear in a binary that links it.
+pub fn local_world_markers() -> Vec<String> {
+    LOCAL_WORLD_MARKERS_REVERSED
+        .iter()
+        .map(|reversed| reversed.chars().rev().collect())
+        .collect()
+}
 
 const HOST_JSON: &str = "host.json";
 const FUNCTION_JSON: &str = "function.json";
@@ -121,7 +130,7 @@ pub enum PackageError {
         "{}: the binary links the local world (it contains '{marker}'): build it with `cargo build --release --no-default-features` (what `poolbroker package` does without --binary)",
         path.display()
     )]
-    ContainsLocalWorld { path: PathBuf, marker: &'static str },
+    ContainsLocalWorld { path: PathBuf, marker: String },
     #[error("building zip: {0}")]
     Zip(#[from] zip::result::ZipError),
     #[error("writing {}: {source}", path.display())]
@@ -198,9 +207,9 @@ pub fn build_package(opts: &PackageOptions) -> Result<PackageReport, PackageErro
     })
 }
 
-/// The first [`LOCAL_WORLD_MARKERS`] entry found in `binary`.
-pub fn local_world_marker(binary: &[u8]) -> Option<&'static str> {
-    LOCAL_WORLD_MARKERS.iter().copied().find(|marker| {
+/// The first of [`local_world_markers`] found in `binary`.
+pub fn local_world_marker(binary: &[u8]) -> Option<String> {
+    local_world_markers().into_iter().find(|marker| {
         binary
             .windows(marker.len())
             .any(|window| window == marker.as_bytes())

@@ -100,13 +100,10 @@ fn on_pool(
         )
     });
     match requested {
-        Some(RequestedIdentity::UserIdentity) => choice(
-            JobIdentity::UserIdentity,
-            "user identity (requested)".into(),
-        ),
-        Some(RequestedIdentity::AmlToken) => {
-            choice(JobIdentity::AmlToken, "AML token (requested)".into())
+        Some(RequestedIdentity::UserIdentity) => {
+            as_requested(JobIdentity::UserIdentity, "user identity")
         }
+        Some(RequestedIdentity::AmlToken) => as_requested(JobIdentity::AmlToken, "AML token"),
         Some(RequestedIdentity::Managed {
             resource_id: None,
             client_id: None,
@@ -215,18 +212,20 @@ fn attached(uais: &[AssignedIdentity]) -> String {
         .join(", ")
 }
 
+/// An identity the command names outright: the same wherever the job runs.
+fn as_requested(identity: JobIdentity, what: &str) -> Result<IdentityChoice, SparkJobError> {
+    choice(identity, format!("{what} (requested)"))
+}
+
 fn on_serverless(
     requested: Option<&RequestedIdentity>,
     default: &ServerlessIdentityDefault,
 ) -> Result<IdentityChoice, SparkJobError> {
     match requested {
-        Some(RequestedIdentity::UserIdentity) => choice(
-            JobIdentity::UserIdentity,
-            "user identity (requested)".into(),
-        ),
-        Some(RequestedIdentity::AmlToken) => {
-            choice(JobIdentity::AmlToken, "AML token (requested)".into())
+        Some(RequestedIdentity::UserIdentity) => {
+            as_requested(JobIdentity::UserIdentity, "user identity")
         }
+        Some(RequestedIdentity::AmlToken) => as_requested(JobIdentity::AmlToken, "AML token"),
         Some(RequestedIdentity::Managed {
             resource_id: None,
             client_id: None,
