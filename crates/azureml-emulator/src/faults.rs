@@ -138,10 +138,25 @@ fn record(
     lock(&state.inner.requests).push(RecordedRequest {
         method: method.as_str().to_owned(),
         path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
+        query: uri.query().map(redact_sas),
         headers: recorded,
         body,
     });
+}
+
+/// The query with a SAS signature (`sig=`) replaced: recorded requests never hold a credential.
+fn redact_sas(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| {
+            if pair.starts_with("sig=") {
+                format!("sig={REDACTED}")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Takes the first live rule of the wanted kinds matching the request, consuming one of its
