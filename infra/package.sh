@@ -22,8 +22,10 @@ if [ -z "$HOST" ]; then
   HOST="$(rustc -vV | sed -n 's/^host: //p')"
 fi
 
-echo "building poolbroker (release, $TARGET)"
-"$CARGO" build --release --locked --target "$TARGET" --bin poolbroker
+echo "building poolbroker (release, $TARGET, without the local world)"
+# --no-default-features: the deployed binary carries no emulator and no local Functions host
+# (`poolbroker package` refuses a binary that does).
+"$CARGO" build --release --locked --no-default-features --target "$TARGET" --bin poolbroker
 BIN="$ROOT/target/$TARGET/release/poolbroker"
 
 if [ "$HOST" = "$TARGET" ]; then

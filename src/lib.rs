@@ -6,10 +6,13 @@ pub mod azureml;
 pub mod cleanup;
 pub mod cli;
 pub mod config;
+pub mod credential;
 pub mod domain;
+pub mod endpoint;
 pub mod engine;
 pub mod functions;
 pub mod handler;
+pub mod hex;
 pub mod hooks;
 pub mod http;
 /// The local world: emulators and a local Functions host around this handler (feature `local`,

@@ -32,6 +32,25 @@ pub const FUNCTION_DEFINITIONS_DIR: &str = "function-definitions";
 /// Optional hook routing rules shipped next to host.json when present.
 pub const ROUTES_FILE: &str = "routes.yaml";
 
+/// Source paths of the local world (the `local` feature), stored reversed so that this table
+/// does not put them into the very binary it checks. Rust keeps the file of every panic location
+/// in the binary, stripped or not, so a binary that links any of these crates carries its path;
+/// the deployed package must carry none.
+const LOCAL_WORLD_MARKERS_REVERSED: &[&str] = &[
+    "/rotalume-subecivres/setarc",
+    "/rotalume-lmeruza/setarc",
+    "/tsoh-snoitcnuf/setarc",
+    "/lacol/crs",
+];
+
+/// The local world's source paths, as they appear in a binary that links it.
+pub fn local_world_markers() -> Vec<String> {
+    LOCAL_WORLD_MARKERS_REVERSED
+        .iter()
+        .map(|reversed| reversed.chars().rev().collect())
+        .collect()
+}
+
 const HOST_JSON: &str = "host.json";
 const FUNCTION_JSON: &str = "function.json";
 const EXECUTABLE_MODE: u32 = 0o755;
@@ -107,6 +126,11 @@ pub enum PackageError {
         "package entry '{entry}' would be written twice (executable name clashes with a function folder?)"
     )]
     DuplicateEntry { entry: String },
+    #[error(
+        "{}: the binary links the local world (it contains '{marker}'): build it with `cargo build --release --no-default-features` (what `poolbroker package` does without --binary)",
+        path.display()
+    )]
+    ContainsLocalWorld { path: PathBuf, marker: String },
     #[error("building zip: {0}")]
     Zip(#[from] zip::result::ZipError),
     #[error("writing {}: {source}", path.display())]
@@ -139,6 +163,12 @@ pub fn build_package(opts: &PackageOptions) -> Result<PackageReport, PackageErro
     };
 
     let binary = read_file(&opts.binary)?;
+    if let Some(marker) = local_world_marker(&binary) {
+        return Err(PackageError::ContainsLocalWorld {
+            path: opts.binary.clone(),
+            marker,
+        });
+    }
 
     let mut files: Vec<PackageFile> = Vec::with_capacity(functions.len() + 3);
     files.push(PackageFile::data(HOST_JSON.to_owned(), host_bytes));
@@ -173,7 +203,16 @@ pub fn build_package(opts: &PackageOptions) -> Result<PackageReport, PackageErro
         executable,
         includes_routes: files.iter().any(|f| f.name == ROUTES_FILE),
         size_bytes: zip_bytes.len() as u64,
-        sha256: hex(&Sha256::digest(&zip_bytes)),
+        sha256: crate::hex::encode(&Sha256::digest(&zip_bytes)),
+    })
+}
+
+/// The first of [`local_world_markers`] found in `binary`.
+pub fn local_world_marker(binary: &[u8]) -> Option<String> {
+    local_world_markers().into_iter().find(|marker| {
+        binary
+            .windows(marker.len())
+            .any(|window| window == marker.as_bytes())
     })
 }
 
@@ -328,10 +367,6 @@ fn write_atomically(out: &Path, bytes: &[u8]) -> Result<(), PackageError> {
     let tmp = PathBuf::from(tmp_name);
     fs::write(&tmp, bytes).map_err(write_err)?;
     fs::rename(&tmp, out).map_err(write_err)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -6,7 +6,9 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use poolbroker::package::{PackageError, PackageOptions, build_package};
+use poolbroker::package::{
+    PackageError, PackageOptions, build_package, local_world_marker, local_world_markers,
+};
 use serde_json::Value;
 use zip::ZipArchive;
 
@@ -299,4 +301,92 @@ fn broken_inputs_are_reported_with_the_file_and_field() {
 
     // Nothing was left behind by the failures.
     assert!(!scratch.path().join("out.zip").exists());
+}
+
+#[test]
+fn a_binary_that_links_the_local_world_is_refused_and_no_zip_is_written() {
+    let scratch = Scratch::new();
+    let binary = scratch.path().join("poolbroker-local");
+    let mut bytes = fs::read(dummy_binary(scratch.path())).unwrap();
+    // What a panic location of the emulator crate leaves in a binary.
+    bytes.extend_from_slice(b"\0crates/azureml-emulator/src/dispatch.rs\0");
+    fs::write(&binary, bytes).unwrap();
+    let out = scratch.path().join("out.zip");
+
+    let err = build_package(&PackageOptions {
+        repo_root: repo_root(),
+        binary: binary.clone(),
+        out: out.clone(),
+    })
+    .unwrap_err();
+
+    assert!(
+        matches!(&err, PackageError::ContainsLocalWorld { marker, .. } if marker == "crates/azureml-emulator/"),
+        "{err}"
+    );
+    assert!(err.to_string().contains("--no-default-features"), "{err}");
+    assert!(!out.exists());
+}
+
+/// The markers are real: the binary these tests run against is built with the default `local`
+/// feature, and the check finds the local world in it (its panic locations, not the check's own
+/// table, which is stored so that it cannot match itself).
+#[test]
+fn the_default_build_is_recognised_as_carrying_the_local_world() {
+    let binary = fs::read(env!("CARGO_BIN_EXE_poolbroker")).unwrap();
+    assert!(local_world_marker(&binary).is_some());
+    let table: String = local_world_markers()
+        .iter()
+        .map(|m| m.chars().rev().collect::<String>())
+        .collect();
+    assert_eq!(local_world_marker(table.as_bytes()), None);
+}
+
+/// What the deployed build (`--no-default-features`) links, from Cargo's own dependency graph:
+/// none of the emulators or the local host, which the default build does link.
+#[test]
+fn the_deployed_build_depends_on_no_emulator_and_no_local_host() {
+    let tree = |features: &[&str]| {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let output = std::process::Command::new(cargo)
+            .args([
+                "tree",
+                "-p",
+                "poolbroker",
+                "-e",
+                "normal",
+                "--prefix",
+                "none",
+            ])
+            .args(["--format", "{p}", "--locked", "--offline"])
+            .args(features)
+            .current_dir(repo_root())
+            .output()
+            .expect("cargo tree runs");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        String::from_utf8(output.stdout).unwrap()
+    };
+    let local_world = [
+        "poolbroker-servicebus-emulator",
+        "poolbroker-azureml-emulator",
+        "poolbroker-functions-host",
+    ];
+
+    let deployed = tree(&["--no-default-features"]);
+    let default = tree(&[]);
+
+    for name in local_world {
+        assert!(
+            !deployed.contains(name),
+            "{name} in the deployed build:\n{deployed}"
+        );
+        assert!(
+            default.contains(name),
+            "{name} missing from the default build"
+        );
+    }
 }

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use azure_messaging_servicebus::service_bus::QueueClient;
+use poolbroker::credential::StaticToken;
 use poolbroker::servicebus::{
-    MessageSender, OutboundMessage, ReqwestTransport, ServiceBusSettings, StaticTokenProvider,
+    MessageSender, OutboundMessage, ReqwestTransport, ServiceBusSettings,
 };
 use servicebus_emulator::{Broker, QueueConfig, RestConfig};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -180,11 +181,9 @@ async fn unknown_queue_is_a_permanent_404() {
 async fn bearer_mode_sends_the_provider_token() {
     let emu = start_emulator(Some("entra-token")).await;
     let settings = identity_settings(&emu.endpoint);
-    let good = MessageSender::with_token_provider(
-        &settings,
-        Arc::new(StaticTokenProvider::new("entra-token")),
-    )
-    .unwrap();
+    let good =
+        MessageSender::with_token_provider(&settings, Arc::new(StaticToken::new("entra-token")))
+            .unwrap();
     good.send(
         QUEUE,
         OutboundMessage {
@@ -199,9 +198,8 @@ async fn bearer_mode_sends_the_provider_token() {
         bytes::Bytes::from("via identity")
     );
 
-    let bad =
-        MessageSender::with_token_provider(&settings, Arc::new(StaticTokenProvider::new("stolen")))
-            .unwrap();
+    let bad = MessageSender::with_token_provider(&settings, Arc::new(StaticToken::new("stolen")))
+        .unwrap();
     let err = bad
         .send(QUEUE, OutboundMessage::default())
         .await

@@ -16,6 +16,7 @@ use otlp_receiver::{OtlpReceiver, ReceivedSpan};
 use poolbroker::telemetry::{
     self, InvocationLogs, TelemetryConfig, TelemetryGuard, Trigger, fields,
 };
+use secrecy::SecretString;
 use tracing::Instrument;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -63,20 +64,19 @@ fn world() -> &'static World {
     static WORLD: OnceLock<World> = OnceLock::new();
     WORLD.get_or_init(|| {
         let receiver = OtlpReceiver::start();
-        let vars: HashMap<&str, String> = HashMap::from([
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),
-            (
-                "OTEL_EXPORTER_OTLP_HEADERS",
-                format!("x-collector-auth=Bearer%20{HEADER_SECRET}"),
-            ),
-            ("OTEL_SERVICE_NAME", "poolbroker-test".to_owned()),
-            (
-                "OTEL_RESOURCE_ATTRIBUTES",
-                "deployment.environment.name=test".to_owned(),
-            ),
-            ("POOLBROKER_LOG", "info".to_owned()),
-        ]);
-        let config = TelemetryConfig::from_lookup(|k| vars.get(k).cloned()).expect("config");
+        // What the OTEL_* variables would say, set in code: the SDK reads the variables from
+        // the process environment, which tests running in parallel must not change.
+        let endpoint = url::Url::parse(&receiver.endpoint()).expect("receiver URL");
+        let config =
+            TelemetryConfig::from_lookup(|k| (k == "POOLBROKER_LOG").then(|| "info".into()))
+                .expect("config")
+                .with_otlp_endpoint(&endpoint)
+                .with_header(
+                    "x-collector-auth",
+                    SecretString::from(format!("Bearer {HEADER_SECRET}")),
+                )
+                .with_service_name("poolbroker-test")
+                .with_resource_attribute("deployment.environment.name", "test");
         let logs = LogSink::default();
         let sink = logs.clone();
         let guard = telemetry::init_with_writer(&config, move || sink.clone()).expect("init");
@@ -565,7 +565,8 @@ async fn second_init_reuses_the_first_installation() {
 fn without_an_endpoint_nothing_would_be_exported() {
     let config =
         TelemetryConfig::from_lookup(|k| (k == "OTEL_SERVICE_NAME").then(|| "quiet".to_owned()))
-            .expect("config");
+            .expect("config")
+            .with_header("ignored", SecretString::from("without an endpoint"));
     assert!(!config.exports_traces());
     assert!(!config.exports_metrics());
     assert!(!TelemetryConfig::default().exports_traces());

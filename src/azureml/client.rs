@@ -12,9 +12,9 @@ use tokio::time::Instant;
 use tracing::Instrument;
 use url::Url;
 
-use super::credential::{ARM_SCOPE, AuthError, TokenSource};
 use super::error::{ArmError, error_code_and_message};
 use super::options::ArmClientOptions;
+use crate::credential::{ARM_SCOPE, AuthError, TokenSource};
 use crate::retry::{
     RetryDecision, RetryPolicy, is_retryable_status, may_resend, random_jitter, server_hint,
 };

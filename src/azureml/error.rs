@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::credential::AuthError;
+use crate::credential::AuthError;
 
 /// Bodies are boxed: `serde_json::Value` with `preserve_order` is large, and this error travels
 /// in every `Result` of the client.

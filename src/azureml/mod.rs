@@ -6,20 +6,19 @@
 //! domain's resource models (`crate::domain::ComputeResource`, …); JSON stays inside.
 
 mod client;
-mod credential;
 mod error;
 mod linked_services;
 mod lro;
 mod options;
 mod resources;
 
+pub use crate::credential::{
+    ARM_SCOPE, AuthError, DeveloperTokens, ManagedIdentityTokens, StaticToken, TokenSource,
+    credential_from_env,
+};
 pub use crate::retry::RetryOptions;
 pub use client::ArmClient;
-pub use credential::{
-    ARM_SCOPE, AuthError, DeveloperTokens, ManagedIdentityTokens, StaticToken, TokenSource,
-    credential_from_env, shared_transport_options,
-};
 pub use error::ArmError;
 pub use lro::{LroOutcome, PendingOperation};
-pub use options::{ArmClientOptions, LroOptions, OptionsError, is_loopback, parse_endpoint};
+pub use options::{ArmClientOptions, LroOptions, OptionsError, parse_endpoint};
 pub use resources::JobListFilter;

@@ -1,15 +1,16 @@
 //! Client options, with the Azure SDK defaults, and their reading from the environment.
 
-use std::net::IpAddr;
 use std::time::Duration;
 
-use url::{Host, Url};
+use url::Url;
+
+use crate::endpoint::is_loopback;
 
 use crate::retry::RetryOptions;
 
 /// Public ARM endpoint used when nothing else is configured.
 pub const DEFAULT_ENDPOINT: &str = "https://management.azure.com";
-/// Azure ML api-version poolbroker speaks (newest stable, see azureml-arm-api.md §0).
+/// Azure ML api-version poolbroker speaks (the newest stable version of the `Microsoft.MachineLearningServices` REST API).
 pub const DEFAULT_API_VERSION: &str = "2025-12-01";
 /// Synapse control-plane api-version for `bigDataPools` GETs.
 pub const DEFAULT_SYNAPSE_API_VERSION: &str = "2021-06-01";
@@ -175,15 +176,6 @@ pub fn parse_endpoint(raw: &str) -> Result<Url, OptionsError> {
         });
     }
     Ok(url)
-}
-
-pub fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
 }
 
 fn parse_api_version(raw: &str) -> Result<String, OptionsError> {

@@ -10,8 +10,7 @@ use serde_json::Value;
 use crate::config::{COMMANDS_QUEUE, REPLIES_QUEUE};
 use crate::domain::Envelope;
 use crate::servicebus::{
-    CredentialTokenProvider, MessageSender, Namespace, OutboundMessage, ServiceBusAuth,
-    ServiceBusSettings, SettingsError,
+    MessageSender, Namespace, OutboundMessage, ServiceBusAuth, ServiceBusSettings, SettingsError,
 };
 
 /// `--namespace`: Entra ID through the developer's az / azd login (namespaces deployed by
@@ -19,9 +18,10 @@ use crate::servicebus::{
 pub fn sender_for_namespace(namespace: &str) -> anyhow::Result<MessageSender> {
     let namespace = Namespace::parse(namespace).map_err(|e| anyhow::anyhow!("--namespace: {e}"))?;
     let settings = ServiceBusSettings::new(namespace, ServiceBusAuth::Identity { client_id: None });
-    let credential = azure_identity::DeveloperToolsCredential::new(None)
-        .context("signing in with the Azure CLI / azd (run `az login`)")?;
-    let provider = Arc::new(CredentialTokenProvider::new(credential));
+    let provider = Arc::new(
+        crate::credential::DeveloperTokens::new()
+            .context("signing in with the Azure CLI / azd (run `az login`)")?,
+    );
     Ok(MessageSender::with_token_provider(&settings, provider)?)
 }
 

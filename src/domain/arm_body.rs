@@ -1,5 +1,4 @@
-//! ARM request bodies for attach / identity update, as azure-ai-ml builds them (reference §1.2,
-//! §3.3, §7): top-level `location`, `identity`, `tags`, and only
+//! ARM request bodies for attach / identity update, as azure-ai-ml builds them: top-level `location`, `identity`, `tags`, and only
 //! `properties.{computeType, resourceId, description}` — never `properties.properties`.
 
 use serde_json::Value;

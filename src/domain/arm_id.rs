@@ -1,6 +1,6 @@
 //! Shared machinery for ARM resource ids: exact segment shapes, case-insensitive keywords, and the
 //! name rules of each segment. ARM ids are case-insensitive, so equality lower-cases, while the
-//! user's spelling is kept for display (the RP echoes ids back in its own casing, see §1.3).
+//! user's spelling is kept for display (the RP echoes ids back in its own casing).
 
 use super::field_error::quote;
 

@@ -1,4 +1,4 @@
-//! What `az ml compute show` prints for a Synapse Spark compute (reference §7, seed docs): the
+//! What `az ml compute show` prints for a Synapse Spark compute: the
 //! azure-ai-ml entity dumped with snake_case keys, `None`s omitted, plus the CLI's
 //! `resourceGroup`, with keys sorted as `json.dumps(sort_keys=True)` does.
 

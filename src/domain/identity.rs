@@ -1,5 +1,5 @@
 //! Managed identity of an attached pool, as users write it (`az ml` YAML / CLI flags) and as ARM
-//! carries it. UAI order matters: the first one is used to submit jobs by default (seed doc).
+//! carries it. UAI order matters: the first one is used to submit jobs by default (docs/jobs.md).
 
 use std::ops::Deref;
 

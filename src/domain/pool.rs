@@ -1,4 +1,4 @@
-//! An attached compute as ARM returns it (`ComputeResource`, reference §1.2), read tolerantly:
+//! An attached compute as ARM returns it (`ComputeResource` of the Azure ML REST API), read tolerantly:
 //! only `name`, `id` and `properties.computeType` are required.
 
 use serde_json::Value;

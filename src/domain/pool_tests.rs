@@ -11,7 +11,7 @@ const ETL: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceG
 const READER: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.ManagedIdentity/userAssignedIdentities/uai-reader";
 const COMPUTE_ID: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.MachineLearningServices/workspaces/mlw-demo/computes/sparkpool1";
 
-/// Shaped like reference §1.2, with the RP's lower-case `resourcegroups` echo in the UAI keys.
+/// Shaped like a Compute_Get response, with the RP's lower-case `resourcegroups` echo in the UAI keys.
 fn arm_uai_pool() -> Value {
     json!({
         "id": COMPUTE_ID,

@@ -1,5 +1,5 @@
 //! The Azure Functions custom-handler protocol, as the host speaks it (see
-//! `shared/reference/functions-host-protocol.md`): invocation requests with `Data` and `Metadata`,
+//! Microsoft's "Azure Functions custom handlers" documentation): invocation requests with `Data` and `Metadata`,
 //! responses with `Outputs`, `Logs` and `ReturnValue`.
 //!
 //! The host double-encodes strings and stringifies numbers in `Data`/`Metadata`; the decoders here

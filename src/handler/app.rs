@@ -12,7 +12,7 @@ use super::{cleanup, events, pool_commands, traced};
 use crate::functions::InvocationResponse;
 
 #[derive(Debug, thiserror::Error)]
-pub enum StartupError {
+pub enum ListenError {
     #[error(
         "FUNCTIONS_CUSTOMHANDLER_PORT is not set: `poolbroker serve` is started by the Azure Functions host (or `poolbroker local`), which sets it"
     )]
@@ -31,13 +31,13 @@ pub enum StartupError {
 
 /// The port the host chose, from `FUNCTIONS_CUSTOMHANDLER_PORT` (or the legacy
 /// `FUNCTIONS_HTTPWORKER_PORT`).
-pub fn handler_port_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<u16, StartupError> {
+pub fn handler_port_from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<u16, ListenError> {
     let raw = lookup("FUNCTIONS_CUSTOMHANDLER_PORT")
         .or_else(|| lookup("FUNCTIONS_HTTPWORKER_PORT"))
-        .ok_or(StartupError::PortMissing)?;
+        .ok_or(ListenError::PortMissing)?;
     match raw.trim().parse::<u16>() {
         Ok(port) if port != 0 => Ok(port),
-        _ => Err(StartupError::PortInvalid(raw)),
+        _ => Err(ListenError::PortInvalid(raw)),
     }
 }
 
@@ -48,12 +48,12 @@ pub struct Application {
 }
 
 impl Application {
-    pub async fn build(port: u16, state: AppState) -> Result<Self, StartupError> {
+    pub async fn build(port: u16, state: AppState) -> Result<Self, ListenError> {
         // The host always calls http://127.0.0.1:<port>; nothing else should reach the handler.
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let listener = TcpListener::bind(addr)
             .await
-            .map_err(|source| StartupError::Bind { addr, source })?;
+            .map_err(|source| ListenError::Bind { addr, source })?;
         Ok(Self { listener, state })
     }
 

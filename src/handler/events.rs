@@ -12,9 +12,9 @@ use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
 
 use super::error::HandlerError;
-use super::pool_commands::send_traced;
 use super::state::AppState;
 use super::traced;
+use super::traced::send_traced;
 use crate::functions::{InvocationError, InvocationRequest, InvocationResponse, decode_string};
 use crate::hooks::{self, HookOutcome, HookRequest};
 use crate::servicebus::OutboundMessage;

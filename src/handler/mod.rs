@@ -10,7 +10,7 @@ mod pool_commands;
 mod state;
 mod traced;
 
-pub use app::{Application, StartupError, handler_port_from_env, router, run};
+pub use app::{Application, ListenError, handler_port_from_env, router, run};
 pub use error::HandlerError;
 pub use internal_auth::SIGNATURE_PROPERTY;
 pub use state::AppState;

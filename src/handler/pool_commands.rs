@@ -16,9 +16,8 @@ use crate::engine::{
     CommandContext, DEFERRED_SINCE_PROPERTY, EngineError, FollowUp, Outcome, Rejection, Reply,
 };
 use crate::functions::{InvocationRequest, InvocationResponse, ServiceBusDelivery};
-use crate::servicebus::{MAX_BODY_BYTES, MessageSender, OutboundMessage, SendError, bounded_json};
+use crate::servicebus::{MAX_BODY_BYTES, OutboundMessage, bounded_json};
 use crate::telemetry::{self, Trigger, fields};
-use tracing::Instrument;
 
 const FUNCTION: &str = "pool-commands";
 const TRIGGER_QUEUE: &str = "pool-commands";
@@ -292,7 +291,7 @@ async fn send_reply(
         subject: Some(format!("{}.{}", reply.kind, reply.status.as_str())),
         ..OutboundMessage::default()
     };
-    match send_traced(sender, &queue, message).await {
+    match traced::send_traced(sender, &queue, message).await {
         Ok(()) => Ok(()),
         // A reply Service Bus will never accept (too large, unknown queue, no permission) is lost
         // whatever we retry; say so in the log instead of redelivering the command ten times.
@@ -344,36 +343,10 @@ async fn schedule_follow_up(
         scheduled_enqueue_time: Some(due),
         ..OutboundMessage::default()
     };
-    send_traced(sender, &queue, message)
+    traced::send_traced(sender, &queue, message)
         .await
         .map_err(|source| HandlerError::Send {
             what: format!("the follow-up on '{queue}'"),
             source,
         })
-}
-
-/// A PRODUCER span per send; the message carries that span's context, so the consumer of a reply
-/// or follow-up continues (or links to) this trace.
-pub(super) async fn send_traced(
-    sender: &MessageSender,
-    queue: &str,
-    mut message: OutboundMessage,
-) -> Result<(), SendError> {
-    let span = telemetry::servicebus_send_span(queue, message.message_id.as_deref());
-    async {
-        message
-            .application_properties
-            .extend(telemetry::propagation_properties());
-        let result = sender.send(queue, message).await;
-        if let Err(e) = &result {
-            telemetry::record_error(
-                &tracing::Span::current(),
-                "ServiceBusSendFailed",
-                &e.to_string(),
-            );
-        }
-        result
-    }
-    .instrument(span)
-    .await
 }

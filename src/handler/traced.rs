@@ -9,6 +9,7 @@ use tracing::{Instrument, Span};
 use super::error::HandlerError;
 use super::state::AppState;
 use crate::functions::InvocationResponse;
+use crate::servicebus::{MessageSender, OutboundMessage, SendError};
 use crate::telemetry::{self, InvocationLogs, Trigger};
 
 /// The host's `X-Azure-Functions-InvocationId`.
@@ -56,4 +57,30 @@ pub async fn run(
         response.timing = Some(timing);
         response
     })
+}
+
+/// A PRODUCER span per send; the message carries that span's context, so the consumer of a reply
+/// or follow-up continues (or links to) this trace.
+pub(super) async fn send_traced(
+    sender: &MessageSender,
+    queue: &str,
+    mut message: OutboundMessage,
+) -> Result<(), SendError> {
+    let span = telemetry::servicebus_send_span(queue, message.message_id.as_deref());
+    async {
+        message
+            .application_properties
+            .extend(telemetry::propagation_properties());
+        let result = sender.send(queue, message).await;
+        if let Err(e) = &result {
+            telemetry::record_error(
+                &tracing::Span::current(),
+                "ServiceBusSendFailed",
+                &e.to_string(),
+            );
+        }
+        result
+    }
+    .instrument(span)
+    .await
 }

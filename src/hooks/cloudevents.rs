@@ -9,7 +9,7 @@ use time::format_description::well_known::Rfc3339;
 use super::config::HooksConfig;
 use super::event::{Event, EventSchema};
 use super::json::{event_objects, kind_of, optional_string, parse_body, required_string};
-use super::outcome::{HookOutcome, Rejection};
+use super::outcome::{HookOutcome, HookRejection};
 use super::request::HookRequest;
 
 pub(crate) const STRUCTURED: &str = "application/cloudevents+json";
@@ -19,9 +19,9 @@ pub(crate) const BATCH: &str = "application/cloudevents-batch+json";
 pub(crate) fn options(
     request: &HookRequest,
     config: &HooksConfig,
-) -> Result<HookOutcome, Rejection> {
+) -> Result<HookOutcome, HookRejection> {
     let Some(origin) = request.header("webhook-request-origin").map(str::trim) else {
-        return Err(Rejection::bad_request(
+        return Err(HookRejection::bad_request(
             "MissingOrigin",
             "OPTIONS: the WebHook-Request-Origin header is required for the CloudEvents \
              abuse-protection handshake",
@@ -32,7 +32,7 @@ pub(crate) fn options(
         .iter()
         .any(|allowed| allowed == "*" || allowed.eq_ignore_ascii_case(origin));
     if !allowed {
-        return Err(Rejection::new(
+        return Err(HookRejection::new(
             403,
             "OriginNotAllowed",
             format!(
@@ -61,13 +61,13 @@ pub(crate) fn detect(request: &HookRequest, media_type: Option<&str>) -> bool {
 pub(crate) fn parse(
     request: &HookRequest,
     media_type: Option<&str>,
-) -> Result<Vec<Event>, Rejection> {
+) -> Result<Vec<Event>, HookRejection> {
     match media_type {
         Some(STRUCTURED) => {
             let value = parse_body(&request.body)?;
             match value {
                 Value::Object(object) => Ok(vec![structured(&object, "event")?]),
-                other => Err(Rejection::bad_request(
+                other => Err(HookRejection::bad_request(
                     "InvalidEvent",
                     format!(
                         "body: {STRUCTURED} holds one event object, got {}",
@@ -79,7 +79,7 @@ pub(crate) fn parse(
         Some(BATCH) => {
             let value = parse_body(&request.body)?;
             if !value.is_array() {
-                return Err(Rejection::bad_request(
+                return Err(HookRejection::bad_request(
                     "InvalidEvent",
                     format!(
                         "body: {BATCH} holds an array of events, got {}",
@@ -96,13 +96,13 @@ pub(crate) fn parse(
     }
 }
 
-fn structured(object: &Map<String, Value>, at: &str) -> Result<Event, Rejection> {
+fn structured(object: &Map<String, Value>, at: &str) -> Result<Event, HookRejection> {
     check_specversion(object.get("specversion"), &format!("{at}.specversion"))?;
     let time = optional_string(object, at, "time")?;
     check_time(time.as_deref(), &format!("{at}.time"))?;
     let data = match (object.get("data"), object.get("data_base64")) {
         (Some(_), Some(_)) => {
-            return Err(Rejection::bad_request(
+            return Err(HookRejection::bad_request(
                 "InvalidEvent",
                 format!("{at}: data and data_base64 are mutually exclusive"),
             ));
@@ -112,7 +112,7 @@ fn structured(object: &Map<String, Value>, at: &str) -> Result<Event, Rejection>
             let bytes = base64::engine::general_purpose::STANDARD
                 .decode(encoded)
                 .map_err(|error| {
-                    Rejection::bad_request(
+                    HookRejection::bad_request(
                         "InvalidEvent",
                         format!("{at}.data_base64: not valid base64 ({error})"),
                     )
@@ -125,7 +125,7 @@ fn structured(object: &Map<String, Value>, at: &str) -> Result<Event, Rejection>
             )?
         }
         (None, Some(other)) => {
-            return Err(Rejection::bad_request(
+            return Err(HookRejection::bad_request(
                 "InvalidEvent",
                 format!(
                     "{at}.data_base64: expected a string, got {}",
@@ -147,14 +147,14 @@ fn structured(object: &Map<String, Value>, at: &str) -> Result<Event, Rejection>
     })
 }
 
-fn binary(request: &HookRequest, media_type: Option<&str>) -> Result<Event, Rejection> {
+fn binary(request: &HookRequest, media_type: Option<&str>) -> Result<Event, HookRejection> {
     let required = |name: &str| match request.header(name).map(str::trim) {
         Some(value) if !value.is_empty() => Ok(value.to_string()),
-        Some(_) => Err(Rejection::bad_request(
+        Some(_) => Err(HookRejection::bad_request(
             "InvalidEvent",
             format!("{name}: header must not be empty"),
         )),
-        None => Err(Rejection::bad_request(
+        None => Err(HookRejection::bad_request(
             "InvalidEvent",
             format!("{name}: header is required in binary content mode"),
         )),
@@ -185,7 +185,7 @@ fn binary(request: &HookRequest, media_type: Option<&str>) -> Result<Event, Reje
 
 /// Event data from bytes: JSON media types are parsed, text stays text, anything else is kept
 /// as base64 so templates can still pass it on.
-fn payload(bytes: &[u8], media_type: Option<&str>, at: &str) -> Result<Value, Rejection> {
+fn payload(bytes: &[u8], media_type: Option<&str>, at: &str) -> Result<Value, HookRejection> {
     if bytes.is_empty() {
         return Ok(Value::Null);
     }
@@ -211,30 +211,30 @@ fn payload(bytes: &[u8], media_type: Option<&str>, at: &str) -> Result<Value, Re
     })
 }
 
-fn check_specversion(value: Option<&Value>, at: &str) -> Result<(), Rejection> {
+fn check_specversion(value: Option<&Value>, at: &str) -> Result<(), HookRejection> {
     match value {
         Some(Value::String(version)) if version == "1.0" => Ok(()),
-        Some(Value::String(version)) => Err(Rejection::bad_request(
+        Some(Value::String(version)) => Err(HookRejection::bad_request(
             "InvalidEvent",
             format!(
                 "{at}: expected \"1.0\", got \"{version}\" (only CloudEvents 1.0 is supported)"
             ),
         )),
-        Some(other) => Err(Rejection::bad_request(
+        Some(other) => Err(HookRejection::bad_request(
             "InvalidEvent",
             format!("{at}: expected the string \"1.0\", got {}", kind_of(other)),
         )),
-        None => Err(Rejection::bad_request(
+        None => Err(HookRejection::bad_request(
             "InvalidEvent",
             format!("{at}: required attribute is missing"),
         )),
     }
 }
 
-fn check_time(time: Option<&str>, at: &str) -> Result<(), Rejection> {
+fn check_time(time: Option<&str>, at: &str) -> Result<(), HookRejection> {
     match time {
         Some(text) if OffsetDateTime::parse(text, &Rfc3339).is_err() => {
-            Err(Rejection::bad_request(
+            Err(HookRejection::bad_request(
                 "InvalidEvent",
                 format!("{at}: expected an RFC 3339 timestamp, got '{text}'"),
             ))

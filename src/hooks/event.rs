@@ -34,7 +34,7 @@ impl Event {
         hasher.update(self.source.as_bytes());
         hasher.update(b"|");
         hasher.update(self.id.as_bytes());
-        format!("evt-{}", hex_encode(&hasher.finalize()))
+        format!("evt-{}", crate::hex::encode(&hasher.finalize()))
     }
 
     /// The value templates and `data` matches look paths up in.
@@ -54,39 +54,9 @@ impl Event {
     }
 }
 
-pub(crate) fn hex_encode(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut text = String::with_capacity(bytes.len() * 2);
-    for byte in bytes {
-        text.push(char::from(DIGITS[usize::from(byte >> 4)]));
-        text.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
-    }
-    text
-}
-
-pub(crate) fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    let digit = |c: u8| char::from(c).to_digit(16);
-    text.as_bytes()
-        .chunks(2)
-        .map(|pair| Some((digit(pair[0])? as u8) << 4 | digit(pair[1])? as u8))
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hex_round_trips() {
-        let bytes = [0u8, 1, 0xab, 0xff];
-        assert_eq!(hex_encode(&bytes), "0001abff");
-        assert_eq!(hex_decode("0001ABff"), Some(bytes.to_vec()));
-        assert_eq!(hex_decode("abc"), None);
-        assert_eq!(hex_decode("zz"), None);
-    }
 
     #[test]
     fn message_id_is_deterministic_and_bounded() {

@@ -4,7 +4,7 @@ use serde_json::{Value, json};
 
 use super::event::{Event, EventSchema};
 use super::json::{event_objects, kind_of, optional_string, parse_body, required_string};
-use super::outcome::{HookOutcome, Rejection};
+use super::outcome::{HookOutcome, HookRejection};
 use super::request::HookRequest;
 
 pub(crate) const VALIDATION_EVENT_TYPE: &str = "Microsoft.EventGrid.SubscriptionValidationEvent";
@@ -16,7 +16,7 @@ pub(crate) enum EventGridRequest {
     Events(Vec<Event>),
 }
 
-pub(crate) fn parse(request: &HookRequest, kind: &str) -> Result<EventGridRequest, Rejection> {
+pub(crate) fn parse(request: &HookRequest, kind: &str) -> Result<EventGridRequest, HookRejection> {
     if kind.eq_ignore_ascii_case("SubscriptionValidation") {
         validation(request).map(EventGridRequest::Answer)
     } else if kind.eq_ignore_ascii_case("Notification") {
@@ -28,7 +28,7 @@ pub(crate) fn parse(request: &HookRequest, kind: &str) -> Result<EventGridReques
             body: json!({ "status": "unsubscribed" }),
         }))
     } else {
-        Err(Rejection::bad_request(
+        Err(HookRejection::bad_request(
             "InvalidEventGridRequest",
             format!(
                 "aeg-event-type: expected SubscriptionValidation, Notification or Unsubscribe, \
@@ -39,10 +39,10 @@ pub(crate) fn parse(request: &HookRequest, kind: &str) -> Result<EventGridReques
 }
 
 /// Event Grid accepts only 200 with `{"validationResponse": code}`; 202 fails the handshake.
-fn validation(request: &HookRequest) -> Result<HookOutcome, Rejection> {
+fn validation(request: &HookRequest) -> Result<HookOutcome, HookRejection> {
     let events = event_objects(parse_body(&request.body)?, "a validation event")?;
     let Some((at, event)) = events.into_iter().next() else {
-        return Err(Rejection::bad_request(
+        return Err(HookRejection::bad_request(
             "InvalidEventGridRequest",
             "body: the SubscriptionValidation array holds no event",
         ));
@@ -52,7 +52,7 @@ fn validation(request: &HookRequest) -> Result<HookOutcome, Rejection> {
         _ => String::new(),
     };
     if event_type != VALIDATION_EVENT_TYPE {
-        return Err(Rejection::bad_request(
+        return Err(HookRejection::bad_request(
             "InvalidEventGridRequest",
             format!("{at}.eventType: expected {VALIDATION_EVENT_TYPE}, got '{event_type}'"),
         ));
@@ -69,21 +69,21 @@ fn validation(request: &HookRequest) -> Result<HookOutcome, Rejection> {
             headers: Vec::new(),
             body: json!({ "validationResponse": code }),
         }),
-        Some(other) => Err(Rejection::bad_request(
+        Some(other) => Err(HookRejection::bad_request(
             "InvalidEventGridRequest",
             format!(
                 "{at}.data.validationCode: expected a non-empty string, got {}",
                 kind_of(other)
             ),
         )),
-        None => Err(Rejection::bad_request(
+        None => Err(HookRejection::bad_request(
             "InvalidEventGridRequest",
             format!("{at}.data.validationCode: required for SubscriptionValidation"),
         )),
     }
 }
 
-fn notification(request: &HookRequest) -> Result<Vec<Event>, Rejection> {
+fn notification(request: &HookRequest) -> Result<Vec<Event>, HookRejection> {
     let objects = event_objects(parse_body(&request.body)?, "Event Grid events")?;
     objects
         .into_iter()

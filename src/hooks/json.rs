@@ -2,16 +2,16 @@
 
 use serde_json::Value;
 
-use super::outcome::Rejection;
+use super::outcome::HookRejection;
 
-pub(crate) fn parse_body(body: &[u8]) -> Result<Value, Rejection> {
+pub(crate) fn parse_body(body: &[u8]) -> Result<Value, HookRejection> {
     serde_json::from_slice(body).map_err(|error| {
         let problem = match error.classify() {
             serde_json::error::Category::Eof => "unexpected end of input",
             serde_json::error::Category::Io => "could not read the body",
             _ => "syntax error",
         };
-        Rejection::bad_request(
+        HookRejection::bad_request(
             "InvalidJson",
             format!(
                 "body is not valid JSON: {problem} at line {} column {} ({error})",
@@ -27,18 +27,18 @@ pub(crate) fn required_string(
     object: &serde_json::Map<String, Value>,
     at: &str,
     key: &str,
-) -> Result<String, Rejection> {
+) -> Result<String, HookRejection> {
     match object.get(key) {
         Some(Value::String(text)) if !text.is_empty() => Ok(text.clone()),
-        Some(Value::String(_)) => Err(Rejection::bad_request(
+        Some(Value::String(_)) => Err(HookRejection::bad_request(
             "InvalidEvent",
             format!("{at}.{key}: must not be empty"),
         )),
-        Some(other) => Err(Rejection::bad_request(
+        Some(other) => Err(HookRejection::bad_request(
             "InvalidEvent",
             format!("{at}.{key}: expected a string, got {}", kind_of(other)),
         )),
-        None => Err(Rejection::bad_request(
+        None => Err(HookRejection::bad_request(
             "InvalidEvent",
             format!("{at}.{key}: required attribute is missing"),
         )),
@@ -50,11 +50,11 @@ pub(crate) fn optional_string(
     object: &serde_json::Map<String, Value>,
     at: &str,
     key: &str,
-) -> Result<Option<String>, Rejection> {
+) -> Result<Option<String>, HookRejection> {
     match object.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(text)) => Ok(Some(text.clone())),
-        Some(other) => Err(Rejection::bad_request(
+        Some(other) => Err(HookRejection::bad_request(
             "InvalidEvent",
             format!("{at}.{key}: expected a string, got {}", kind_of(other)),
         )),
@@ -65,12 +65,12 @@ pub(crate) fn optional_string(
 pub(crate) type Located = (String, serde_json::Map<String, Value>);
 
 /// Events arrive as an array, or as one object that stands for a batch of one.
-pub(crate) fn event_objects(value: Value, label: &str) -> Result<Vec<Located>, Rejection> {
+pub(crate) fn event_objects(value: Value, label: &str) -> Result<Vec<Located>, HookRejection> {
     let (items, indexed) = match value {
         Value::Array(items) => (items, true),
         single @ Value::Object(_) => (vec![single], false),
         other => {
-            return Err(Rejection::bad_request(
+            return Err(HookRejection::bad_request(
                 "InvalidEvent",
                 format!(
                     "body: expected {label} (an object or an array of objects), got {}",
@@ -90,7 +90,7 @@ pub(crate) fn event_objects(value: Value, label: &str) -> Result<Vec<Located>, R
             };
             match item {
                 Value::Object(object) => Ok((at, object)),
-                other => Err(Rejection::bad_request(
+                other => Err(HookRejection::bad_request(
                     "InvalidEvent",
                     format!("{at}: expected an object, got {}", kind_of(&other)),
                 )),

@@ -26,7 +26,7 @@ pub use self::request::HookRequest;
 pub use self::routes::{RoutesError, RoutingRules};
 
 use self::eventgrid::EventGridRequest;
-use self::outcome::Rejection;
+use self::outcome::HookRejection;
 
 const UNKNOWN_SCHEMA: &str = "could not tell the event schema: expected Event Grid (aeg-event-type \
      header), CloudEvents (ce-* headers or application/cloudevents+json) or a signed webhook \
@@ -34,20 +34,20 @@ const UNKNOWN_SCHEMA: &str = "could not tell the event schema: expected Event Gr
 
 /// Decides what to do with one request to `/api/events`.
 pub fn handle(request: &HookRequest, config: &HooksConfig, now: OffsetDateTime) -> HookOutcome {
-    decide(request, config, now).unwrap_or_else(Rejection::into_outcome)
+    decide(request, config, now).unwrap_or_else(HookRejection::into_outcome)
 }
 
 fn decide(
     request: &HookRequest,
     config: &HooksConfig,
     now: OffsetDateTime,
-) -> Result<HookOutcome, Rejection> {
+) -> Result<HookOutcome, HookRejection> {
     let method = request.method.trim();
     if method.eq_ignore_ascii_case("OPTIONS") {
         return cloudevents::options(request, config);
     }
     if !method.eq_ignore_ascii_case("POST") {
-        let mut rejection = Rejection::new(
+        let mut rejection = HookRejection::new(
             405,
             "MethodNotAllowed",
             format!("method {method} is not allowed: use POST (or OPTIONS for the handshake)"),
@@ -58,7 +58,7 @@ fn decide(
         return Err(rejection);
     }
     if request.body.len() > config.max_body_bytes {
-        return Err(Rejection::new(
+        return Err(HookRejection::new(
             413,
             "BodyTooLarge",
             format!(
@@ -88,7 +88,7 @@ fn parse_events(
     request: &HookRequest,
     config: &HooksConfig,
     now: OffsetDateTime,
-) -> Result<Parsed, Rejection> {
+) -> Result<Parsed, HookRejection> {
     let media_type = request.media_type();
     if request.header(webhook::SIGNATURE_HEADER).is_some()
         || request.header(webhook::TIMESTAMP_HEADER).is_some()
@@ -104,12 +104,12 @@ fn parse_events(
             EventGridRequest::Events(events) => Ok(Parsed::Events(events)),
         };
     }
-    Err(Rejection::bad_request("UnknownSchema", UNKNOWN_SCHEMA))
+    Err(HookRejection::bad_request("UnknownSchema", UNKNOWN_SCHEMA))
 }
 
 /// All or nothing: if any routed event cannot be rendered, nothing is enqueued, so a sender's
 /// retry or dead-letter holds the whole batch rather than the part we dropped.
-fn route(events: Vec<Event>, config: &HooksConfig) -> Result<HookOutcome, Rejection> {
+fn route(events: Vec<Event>, config: &HooksConfig) -> Result<HookOutcome, HookRejection> {
     let mut seen = HashSet::new();
     let mut commands = Vec::new();
     let mut unmatched = Vec::new();
@@ -157,7 +157,7 @@ fn route(events: Vec<Event>, config: &HooksConfig) -> Result<HookOutcome, Reject
                 n => format!(" (and {} more; see details); nothing was enqueued", n - 1),
             }
         );
-        let mut rejection = Rejection::bad_request("EventRejected", summary);
+        let mut rejection = HookRejection::bad_request("EventRejected", summary);
         rejection.details = problems;
         return Err(rejection);
     }

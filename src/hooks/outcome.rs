@@ -88,7 +88,7 @@ impl HookOutcome {
 
 /// A request refused before anything is enqueued.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Rejection {
+pub(crate) struct HookRejection {
     pub status: u16,
     pub code: &'static str,
     pub message: String,
@@ -96,7 +96,7 @@ pub(crate) struct Rejection {
     pub details: Vec<Value>,
 }
 
-impl Rejection {
+impl HookRejection {
     pub fn new(status: u16, code: &'static str, message: impl Into<String>) -> Self {
         Self {
             status,

@@ -8,7 +8,6 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 use time::macros::datetime;
 
-use super::event::hex_encode;
 use super::*;
 
 const NOW: OffsetDateTime = datetime!(2026-11-22 12:00:00 UTC);
@@ -102,7 +101,10 @@ fn sign(timestamp: &str, body: &[u8], secret: &str) -> String {
     mac.update(timestamp.as_bytes());
     mac.update(b".");
     mac.update(body);
-    format!("sha256={}", hex_encode(&mac.finalize().into_bytes()))
+    format!(
+        "sha256={}",
+        crate::hex::encode(&mac.finalize().into_bytes())
+    )
 }
 
 fn signed(body: &Value, timestamp: i64, secret: &str) -> HookRequest {

@@ -7,9 +7,9 @@ use sha2::Sha256;
 use time::OffsetDateTime;
 
 use super::config::{HooksConfig, WEBHOOK_SECRET_SETTING};
-use super::event::{Event, EventSchema, hex_decode};
+use super::event::{Event, EventSchema};
 use super::json::{event_objects, optional_string, parse_body, required_string};
-use super::outcome::Rejection;
+use super::outcome::HookRejection;
 use super::request::HookRequest;
 
 pub(crate) const SIGNATURE_HEADER: &str = "x-poolbroker-signature";
@@ -25,7 +25,7 @@ pub(crate) fn parse(
     request: &HookRequest,
     config: &HooksConfig,
     now: OffsetDateTime,
-) -> Result<Vec<Event>, Rejection> {
+) -> Result<Vec<Event>, HookRejection> {
     verify(request, config, now)?;
     let objects = event_objects(parse_body(&request.body)?, "webhook events")?;
     objects
@@ -50,9 +50,9 @@ fn verify(
     request: &HookRequest,
     config: &HooksConfig,
     now: OffsetDateTime,
-) -> Result<(), Rejection> {
+) -> Result<(), HookRejection> {
     let Some(secret) = &config.webhook_secret else {
-        return Err(Rejection::unauthorized(
+        return Err(HookRejection::unauthorized(
             "WebhookSecretNotConfigured",
             format!(
                 "signed webhooks are refused: no secret is configured (set {WEBHOOK_SECRET_SETTING})"
@@ -60,13 +60,13 @@ fn verify(
         ));
     };
     let Some(signature) = request.header(SIGNATURE_HEADER).map(str::trim) else {
-        return Err(Rejection::unauthorized(
+        return Err(HookRejection::unauthorized(
             "MissingSignature",
             "X-Poolbroker-Signature: header is missing",
         ));
     };
     let Some(timestamp) = request.header(TIMESTAMP_HEADER).map(str::trim) else {
-        return Err(Rejection::unauthorized(
+        return Err(HookRejection::unauthorized(
             "MissingTimestamp",
             "X-Poolbroker-Timestamp: header is missing (unix seconds, also part of the signed text)",
         ));
@@ -74,17 +74,17 @@ fn verify(
     let digest = signature
         .split_once('=')
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("sha256"))
-        .and_then(|(_, hex)| hex_decode(hex))
+        .and_then(|(_, hex)| crate::hex::decode(hex))
         .filter(|digest| digest.len() == 32)
         .ok_or_else(|| {
-            Rejection::unauthorized(
+            HookRejection::unauthorized(
                 "InvalidSignature",
                 "X-Poolbroker-Signature: expected 'sha256=' followed by 64 hex digits",
             )
         })?;
     let mut mac =
         Hmac::<Sha256>::new_from_slice(secret.expose_secret().as_bytes()).map_err(|_| {
-            Rejection::unauthorized(
+            HookRejection::unauthorized(
                 "InvalidSignature",
                 "the configured webhook secret is unusable",
             )
@@ -94,14 +94,14 @@ fn verify(
     mac.update(&request.body);
     // verify_slice compares in constant time.
     mac.verify_slice(&digest).map_err(|_| {
-        Rejection::unauthorized(
+        HookRejection::unauthorized(
             "InvalidSignature",
             "X-Poolbroker-Signature: does not match HMAC-SHA256 of '{timestamp}.{body}' under the \
              configured secret",
         )
     })?;
     let seconds: i64 = timestamp.parse().map_err(|_| {
-        Rejection::unauthorized(
+        HookRejection::unauthorized(
             "InvalidTimestamp",
             format!("X-Poolbroker-Timestamp: expected unix seconds, got '{timestamp}'"),
         )
@@ -109,7 +109,7 @@ fn verify(
     let age = now.unix_timestamp().saturating_sub(seconds);
     let window = i64::try_from(config.replay_window.as_secs()).unwrap_or(i64::MAX);
     if age > window || age < -MAX_FUTURE_SKEW_SECONDS {
-        return Err(Rejection::unauthorized(
+        return Err(HookRejection::unauthorized(
             "StaleTimestamp",
             format!(
                 "replayed or stale: X-Poolbroker-Timestamp {seconds} is {} s {} now; accepted: up \

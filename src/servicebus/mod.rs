@@ -1,5 +1,5 @@
 //! Service Bus sending: `azure_messaging_servicebus` 0.21 (REST) over our reqwest 0.13 client.
-//! See shared/reference/rust-deps.md §2 for the crate's wire behaviour.
+//! The crate speaks the Service Bus REST API (Send Message, BrokerProperties header).
 
 mod bounded;
 mod peek;
@@ -16,8 +16,5 @@ pub use settings::{
     ENV_CLIENT_ID, ENV_CONNECTION, ENV_ENDPOINT, ENV_FULLY_QUALIFIED_NAMESPACE, Namespace,
     ServiceBusAuth, ServiceBusSettings, SettingsError,
 };
-pub use token::{
-    CredentialTokenProvider, SERVICE_BUS_SCOPE, ServiceBusTokenProvider, StaticTokenProvider,
-    TokenError,
-};
+pub use token::SERVICE_BUS_SCOPE;
 pub use transport::ReqwestTransport;

@@ -14,8 +14,8 @@ use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
 use super::settings::{ServiceBusAuth, ServiceBusSettings};
-use super::token::{CredentialTokenProvider, ServiceBusTokenProvider, TokenError};
 use super::transport::ReqwestTransport;
+use crate::credential::{AuthError, ManagedIdentityTokens, TokenSource};
 use crate::retry::{RetryDecision, RetryOptions, RetryPolicy, random_jitter};
 
 /// A send is on the invocation's path: two retries, well inside a Functions invocation.
@@ -70,7 +70,11 @@ pub enum SendError {
     #[error("Service Bus queue '{queue}': could not reach the namespace (transient): {detail}")]
     Connection { queue: String, detail: String },
     #[error("Service Bus queue '{queue}': (transient) {source}")]
-    Token { queue: String, source: TokenError },
+    Token {
+        queue: String,
+        #[source]
+        source: AuthError,
+    },
     #[error("Service Bus queue '{queue}': invalid message (permanent): {detail}")]
     InvalidMessage { queue: String, detail: String },
     #[error("Service Bus queue '{queue}': (permanent) {detail}")]
@@ -129,13 +133,13 @@ impl SendError {
                 detail: error_chain(&error),
             },
             ErrorKind::Credential => {
-                let message = error
-                    .downcast_ref::<TokenError>()
-                    .map_or_else(|| error_chain(&error), |t| t.message.clone());
-                Self::Token {
-                    queue,
-                    source: TokenError { message },
-                }
+                let source = error
+                    .downcast_ref::<AuthError>()
+                    .cloned()
+                    .unwrap_or_else(|| AuthError::Unavailable {
+                        message: error_chain(&error),
+                    });
+                Self::Token { queue, source }
             }
             _ => Self::Client {
                 queue,
@@ -160,8 +164,8 @@ fn error_chain(error: &dyn std::error::Error) -> String {
 pub enum SenderBuildError {
     #[error("Service Bus HTTP client: {0}")]
     Http(String),
-    #[error(transparent)]
-    Token(#[from] TokenError),
+    #[error("Service Bus credential: {0}")]
+    Auth(#[from] AuthError),
 }
 
 /// Cheap to clone; clones share the HTTP client and the per-queue clients.
@@ -182,11 +186,11 @@ struct Inner {
 impl MessageSender {
     /// SAS from the connection string, or the managed identity for identity-based settings.
     pub fn new(settings: &ServiceBusSettings) -> Result<Self, SenderBuildError> {
-        let provider: Option<Arc<dyn ServiceBusTokenProvider>> = match settings.auth() {
+        let provider: Option<Arc<dyn TokenSource>> = match settings.auth() {
             ServiceBusAuth::SharedAccessKey { .. } => None,
-            ServiceBusAuth::Identity { client_id } => Some(Arc::new(
-                CredentialTokenProvider::managed_identity(client_id.clone())?,
-            )),
+            ServiceBusAuth::Identity { client_id } => {
+                Some(Arc::new(ManagedIdentityTokens::new(client_id.clone())?))
+            }
         };
         Self::build(settings, provider)
     }
@@ -194,14 +198,14 @@ impl MessageSender {
     /// Bearer tokens from `provider`, whatever the settings' auth (tests, custom credentials).
     pub fn with_token_provider(
         settings: &ServiceBusSettings,
-        provider: Arc<dyn ServiceBusTokenProvider>,
+        provider: Arc<dyn TokenSource>,
     ) -> Result<Self, SenderBuildError> {
         Self::build(settings, Some(provider))
     }
 
     fn build(
         settings: &ServiceBusSettings,
-        provider: Option<Arc<dyn ServiceBusTokenProvider>>,
+        provider: Option<Arc<dyn TokenSource>>,
     ) -> Result<Self, SenderBuildError> {
         // The shared client is HTTP/1 with title-case headers: .NET readers look up
         // `Diagnostic-Id` case-sensitively.
@@ -218,7 +222,7 @@ impl MessageSender {
                 secrecy::SecretString::from(PLACEHOLDER_KEY),
             ),
             (None, ServiceBusAuth::Identity { .. }) => {
-                return Err(TokenError {
+                return Err(AuthError::Config {
                     message: "identity-based Service Bus settings need a token provider".into(),
                 }
                 .into());

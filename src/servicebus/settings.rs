@@ -4,10 +4,11 @@
 //! `POOLBROKER_SERVICEBUS_ENDPOINT` to point the client at a local emulator.
 
 use std::fmt;
-use std::net::IpAddr;
 
 use secrecy::SecretString;
-use url::{Host, Url};
+use url::Url;
+
+use crate::endpoint::is_loopback;
 
 pub const ENV_CONNECTION: &str = "ServiceBusConnection";
 pub const ENV_FULLY_QUALIFIED_NAMESPACE: &str = "ServiceBusConnection__fullyQualifiedNamespace";
@@ -221,15 +222,6 @@ fn parse_endpoint(text: &str) -> Result<Url, String> {
         other => Err(format!(
             "expected an http or https URL, got scheme '{other}'"
         )),
-    }
-}
-
-fn is_loopback(url: &Url) -> bool {
-    match url.host() {
-        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        Some(Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
     }
 }
 

@@ -11,7 +11,8 @@ use azure_core_legacy::{Body, BytesStream, Request, Response, StatusCode};
 use secrecy::ExposeSecret;
 use url::Url;
 
-use super::token::ServiceBusTokenProvider;
+use super::token::SERVICE_BUS_SCOPE;
+use crate::credential::TokenSource;
 
 const PUBLIC_CLOUD_SUFFIX: &str = ".servicebus.windows.net";
 
@@ -19,7 +20,7 @@ const PUBLIC_CLOUD_SUFFIX: &str = ".servicebus.windows.net";
 pub struct ReqwestTransport {
     client: reqwest::Client,
     endpoint_override: Option<Url>,
-    bearer: Option<Arc<dyn ServiceBusTokenProvider>>,
+    bearer: Option<Arc<dyn TokenSource>>,
     /// Per request: the client is shared with callers that want other timeouts.
     timeout: Option<std::time::Duration>,
 }
@@ -54,7 +55,7 @@ impl ReqwestTransport {
     }
 
     /// Replaces the crate's SAS `Authorization` header with `Bearer <token>` from `provider`.
-    pub fn with_bearer(mut self, provider: Arc<dyn ServiceBusTokenProvider>) -> Self {
+    pub fn with_bearer(mut self, provider: Arc<dyn TokenSource>) -> Self {
         self.bearer = Some(provider);
         self
     }
@@ -103,7 +104,7 @@ impl azure_core_legacy::HttpClient for ReqwestTransport {
             builder = builder.header(name.as_str(), value.as_str());
         }
         if let Some(provider) = &self.bearer {
-            let token = provider.token().await.map_err(|e| {
+            let token = provider.token(SERVICE_BUS_SCOPE).await.map_err(|e| {
                 azure_core_legacy::Error::full(ErrorKind::Credential, e, "Service Bus bearer token")
             })?;
             builder = builder.header(

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use url::Url;
 
-use crate::azureml::{is_loopback, parse_endpoint};
+use crate::azureml::parse_endpoint;
+use crate::endpoint::is_loopback;
 use crate::retry::RetryOptions;
 
 /// `POOLBROKER_SYNAPSE_ENDPOINT` cannot be used.

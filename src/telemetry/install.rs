@@ -10,8 +10,7 @@ use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
-use opentelemetry_sdk::resource::TelemetryResourceDetector;
-use opentelemetry_sdk::trace::{BatchSpanProcessor, Sampler, SdkTracerProvider};
+use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider};
 use tracing_subscriber::Layer;
 use tracing_subscriber::filter::{LevelFilter, Targets, filter_fn};
 use tracing_subscriber::fmt::MakeWriter;
@@ -20,13 +19,15 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use super::TelemetryError;
 use super::capture::CaptureLayer;
-use super::config::{SamplerConfig, TelemetryConfig};
+use super::config::{Export, TelemetryConfig, exposed, signal_url};
 use super::format::LineFormat;
 use super::metrics::metrics;
 use super::processor::RedactingProcessor;
 use super::span_fields::AppendJsonFields;
 
 const SCOPE: &str = "poolbroker";
+/// `service.name` when neither the config nor the environment names the service.
+const DEFAULT_SERVICE_NAME: &str = "poolbroker";
 
 #[derive(Clone)]
 struct Installed {
@@ -145,58 +146,58 @@ where
         .with(capture_layer)
 }
 
+/// The SDK's resource (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `telemetry.sdk.*`), plus
+/// `service.version`, what the config sets in code, and `service.name = poolbroker` when nothing
+/// names the service.
 fn resource(config: &TelemetryConfig) -> Resource {
-    Resource::builder_empty()
-        .with_detector(Box::new(TelemetryResourceDetector))
+    let builder = Resource::builder()
+        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
         .with_attributes(
             config
                 .resource_attributes
                 .iter()
-                .filter(|(k, _)| k != "service.name")
                 .map(|(k, v)| KeyValue::new(k.clone(), v.clone())),
-        )
-        .with_attribute(KeyValue::new("service.version", env!("CARGO_PKG_VERSION")))
-        .with_service_name(config.service_name.clone())
-        .build()
+        );
+    match &config.service_name {
+        Some(name) => builder.with_service_name(name.clone()),
+        None if service_named_in_environment() => builder,
+        None => builder.with_service_name(DEFAULT_SERVICE_NAME),
+    }
+    .build()
 }
 
-fn sampler(config: SamplerConfig) -> Sampler {
-    match config {
-        SamplerConfig::AlwaysOn => Sampler::AlwaysOn,
-        SamplerConfig::AlwaysOff => Sampler::AlwaysOff,
-        SamplerConfig::TraceIdRatio(r) => Sampler::TraceIdRatioBased(r),
-        SamplerConfig::ParentBasedAlwaysOn => Sampler::ParentBased(Box::new(Sampler::AlwaysOn)),
-        SamplerConfig::ParentBasedAlwaysOff => Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
-        SamplerConfig::ParentBasedTraceIdRatio(r) => {
-            Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(r)))
-        }
-    }
+/// Whether `OTEL_SERVICE_NAME` or `OTEL_RESOURCE_ATTRIBUTES` names the service (the SDK reads it).
+fn service_named_in_environment() -> bool {
+    let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.trim().is_empty());
+    set("OTEL_SERVICE_NAME")
+        || std::env::var("OTEL_RESOURCE_ATTRIBUTES").is_ok_and(|v| {
+            v.split(',')
+                .any(|pair| pair.trim_start().starts_with("service.name="))
+        })
 }
 
 /// Without an endpoint the provider has no processor: spans still get ids (so `traceparent`
 /// propagates and logs carry `trace_id`), but nothing is queued, no thread runs, nothing is sent.
+/// The sampler is the SDK's (`OTEL_TRACES_SAMPLER`, default parent-based always-on).
 fn tracer_provider(
     config: &TelemetryConfig,
     resource: Resource,
 ) -> Result<SdkTracerProvider, TelemetryError> {
-    let builder = SdkTracerProvider::builder()
-        .with_sampler(sampler(config.sampler))
-        .with_resource(resource);
-    let Some(endpoint) = &config.traces_endpoint else {
-        return Ok(builder.build());
-    };
+    let builder = SdkTracerProvider::builder().with_resource(resource);
     let exporter = opentelemetry_otlp::SpanExporter::builder()
         .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(endpoint.as_str())
-        .with_timeout(config.export_timeout)
-        .with_headers(config.headers_exposed())
-        .build()
-        .map_err(|e| TelemetryError::Exporter {
-            signal: "trace",
-            endpoint: endpoint.to_string(),
-            message: e.to_string(),
-        })?;
+        .with_protocol(Protocol::HttpBinary);
+    let exporter = match &config.export {
+        Export::Environment { traces: true, .. } => exporter.build(),
+        Export::Endpoint { base, headers } => exporter
+            .with_endpoint(signal_url(base, "v1/traces").as_str())
+            .with_headers(exposed(headers))
+            .build(),
+        Export::Nowhere | Export::Environment { traces: false, .. } => {
+            return Ok(builder.build());
+        }
+    }
+    .map_err(|e| exporter_error("trace", config, e))?;
     let batch = BatchSpanProcessor::builder(exporter).build();
     Ok(builder
         .with_span_processor(RedactingProcessor::new(batch))
@@ -207,27 +208,39 @@ fn meter_provider(
     config: &TelemetryConfig,
     resource: Resource,
 ) -> Result<Option<SdkMeterProvider>, TelemetryError> {
-    let Some(endpoint) = &config.metrics_endpoint else {
-        return Ok(None);
-    };
     let exporter = opentelemetry_otlp::MetricExporter::builder()
         .with_http()
-        .with_protocol(Protocol::HttpBinary)
-        .with_endpoint(endpoint.as_str())
-        .with_timeout(config.export_timeout)
-        .with_headers(config.headers_exposed())
-        .build()
-        .map_err(|e| TelemetryError::Exporter {
-            signal: "metric",
-            endpoint: endpoint.to_string(),
-            message: e.to_string(),
-        })?;
+        .with_protocol(Protocol::HttpBinary);
+    let exporter = match &config.export {
+        Export::Environment { metrics: true, .. } => exporter.build(),
+        Export::Endpoint { base, headers } => exporter
+            .with_endpoint(signal_url(base, "v1/metrics").as_str())
+            .with_headers(exposed(headers))
+            .build(),
+        Export::Nowhere | Export::Environment { metrics: false, .. } => return Ok(None),
+    }
+    .map_err(|e| exporter_error("metric", config, e))?;
     Ok(Some(
         SdkMeterProvider::builder()
             .with_resource(resource)
             .with_periodic_exporter(exporter)
             .build(),
     ))
+}
+
+fn exporter_error(
+    signal: &'static str,
+    config: &TelemetryConfig,
+    error: impl std::fmt::Display,
+) -> TelemetryError {
+    TelemetryError::Exporter {
+        signal,
+        endpoint: match &config.export {
+            Export::Endpoint { base, .. } => base.to_string(),
+            _ => "the OTEL_EXPORTER_OTLP_* settings".to_owned(),
+        },
+        message: error.to_string(),
+    }
 }
 
 impl TelemetryGuard {

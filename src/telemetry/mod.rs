@@ -8,19 +8,11 @@
 //!
 //! | variable | meaning |
 //! |---|---|
-//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | OTLP/HTTP base URL (`http://collector:4318`); spans go to `{base}/v1/traces`, metrics to `{base}/v1/metrics`. **Unset: nothing is exported**, no exporter thread runs. |
-//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | full per-signal URLs, used as given; win over the base URL |
-//! | `OTEL_EXPORTER_OTLP_HEADERS` | `k=v,k2=v2` (percent-encoded values) sent with every export, e.g. collector auth. Secret: never logged or printed. |
-//! | `OTEL_EXPORTER_OTLP_TIMEOUT` | export timeout in ms (default 10000) |
-//! | `OTEL_SERVICE_NAME` | `service.name` (default `poolbroker`) |
-//! | `OTEL_RESOURCE_ATTRIBUTES` | `k=v,…` resource attributes (e.g. `deployment.environment.name=prod`) |
-//! | `OTEL_TRACES_SAMPLER`, `OTEL_TRACES_SAMPLER_ARG` | `always_on`, `always_off`, `traceidratio`, `parentbased_always_on` (default), `parentbased_always_off`, `parentbased_traceidratio`; ARG is the ratio |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_METRICS_ENDPOINT` | where spans and metrics go (OTLP/HTTP protobuf). **None set: nothing is exported**, no exporter thread runs. |
 //! | `OTEL_SDK_DISABLED` | `true` turns every exporter off |
+//! | other `OTEL_*` (`…_HEADERS`, `…_TIMEOUT`, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER[_ARG]`, `OTEL_BSP_*`, `OTEL_METRIC_EXPORT_INTERVAL`) | read by the OpenTelemetry SDK itself, as its documentation says; `service.name` defaults to `poolbroker` |
 //! | `POOLBROKER_LOG` | `RUST_LOG`-style log filter for stdout and invocation `Logs` (default `info`); spans at `info` and above are exported regardless |
 //! | `POOLBROKER_LOG_FORMAT` | `json` (default; one object per line with `trace_id`/`span_id`) or `pretty` |
-//!
-//! Protocol is always HTTP/protobuf. The SDK also honours its own `OTEL_BSP_*` and
-//! `OTEL_METRIC_EXPORT_INTERVAL` variables.
 //!
 //! # Conventions
 //!
@@ -47,7 +39,7 @@ mod span_fields;
 mod spans;
 
 pub use capture::InvocationLogs;
-pub use config::{LogFilter, LogFormat, SamplerConfig, TelemetryConfig};
+pub use config::{LogFilter, LogFormat, TelemetryConfig};
 pub use error::TelemetryError;
 pub use install::{TelemetryGuard, init, init_with_writer};
 pub use metrics::{Metrics, metrics};

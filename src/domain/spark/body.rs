@@ -1,4 +1,4 @@
-//! The ARM `JobBaseResource` body of a Spark job (reference §5.2–5.3).
+//! The ARM `JobBaseResource` body of a Spark job (Jobs_CreateOrUpdate).
 
 use serde_json::{Map, Value, json};
 

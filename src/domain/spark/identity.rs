@@ -1,7 +1,7 @@
 //! As whom a job runs (docs/jobs.md, "Identity"). On an attached pool with user-assigned
 //! identities the first one, in the pool's order, submits the job unless the command names
-//! another: the seed docs say so, and the broker sends it explicitly rather than trusting a
-//! service default the docs disagree about (reference, Surprises 7).
+//! another (docs/jobs.md); the broker sends it explicitly rather than trusting a
+//! service default the docs disagree about.
 
 use serde_json::{Value, json};
 
@@ -100,13 +100,10 @@ fn on_pool(
         )
     });
     match requested {
-        Some(RequestedIdentity::UserIdentity) => choice(
-            JobIdentity::UserIdentity,
-            "user identity (requested)".into(),
-        ),
-        Some(RequestedIdentity::AmlToken) => {
-            choice(JobIdentity::AmlToken, "AML token (requested)".into())
+        Some(RequestedIdentity::UserIdentity) => {
+            as_requested(JobIdentity::UserIdentity, "user identity")
         }
+        Some(RequestedIdentity::AmlToken) => as_requested(JobIdentity::AmlToken, "AML token"),
         Some(RequestedIdentity::Managed {
             resource_id: None,
             client_id: None,
@@ -215,18 +212,20 @@ fn attached(uais: &[AssignedIdentity]) -> String {
         .join(", ")
 }
 
+/// An identity the command names outright: the same wherever the job runs.
+fn as_requested(identity: JobIdentity, what: &str) -> Result<IdentityChoice, SparkJobError> {
+    choice(identity, format!("{what} (requested)"))
+}
+
 fn on_serverless(
     requested: Option<&RequestedIdentity>,
     default: &ServerlessIdentityDefault,
 ) -> Result<IdentityChoice, SparkJobError> {
     match requested {
-        Some(RequestedIdentity::UserIdentity) => choice(
-            JobIdentity::UserIdentity,
-            "user identity (requested)".into(),
-        ),
-        Some(RequestedIdentity::AmlToken) => {
-            choice(JobIdentity::AmlToken, "AML token (requested)".into())
+        Some(RequestedIdentity::UserIdentity) => {
+            as_requested(JobIdentity::UserIdentity, "user identity")
         }
+        Some(RequestedIdentity::AmlToken) => as_requested(JobIdentity::AmlToken, "AML token"),
         Some(RequestedIdentity::Managed {
             resource_id: None,
             client_id: None,

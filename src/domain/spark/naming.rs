@@ -75,10 +75,6 @@ pub fn derive_job_name(workspace: &WorkspaceId, key: &str) -> JobName {
     hasher.update(b"\n");
     hasher.update(key.as_bytes());
     let digest = hasher.finalize();
-    let hex: String = digest
-        .iter()
-        .take(HEX_DIGITS / 2)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let hex = crate::hex::encode(&digest[..HEX_DIGITS / 2]);
     JobName(format!("{PREFIX}{hex}"))
 }

@@ -1,5 +1,5 @@
 //! Serverless Spark sizes and runtimes, as azure-ai-ml validates them
-//! (`spark_resource_configuration.py`, reference §6).
+//! (azure-ai-ml's `spark_resource_configuration.py`).
 
 use std::fmt;
 

@@ -4,7 +4,7 @@ use serde_json::{Map, Value, json};
 
 use super::body::{TAG_COMPUTE_DECISION, TAG_IDENTITY};
 
-/// Statuses after which a job never changes (reference §5.2).
+/// Statuses after which a job never changes (the REST API's `JobStatus`).
 const TERMINAL: [&str; 3] = ["Completed", "Failed", "Canceled"];
 
 #[derive(Debug, Clone, PartialEq, Eq)]

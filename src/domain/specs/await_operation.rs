@@ -9,7 +9,7 @@ use crate::domain::compute_name::ComputeName;
 use crate::domain::field_error::{FieldErrors, quote};
 use crate::domain::reader::{Fields, type_name};
 
-/// Which polling protocol the URL speaks (ARM LRO, §2 of the reference).
+/// Which polling protocol the URL speaks (ARM asynchronous operations: `Azure-AsyncOperation` or `Location`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OperationKind {
     /// `Azure-AsyncOperation`: 200 + `{status}` until terminal.

@@ -1,4 +1,5 @@
-//! Bearer tokens for ARM. azure_identity does the work (and the caching); this module only picks a
+//! Bearer tokens for ARM and the Entra ID plumbing Service Bus shares (the token endpoint's
+//! transport). azure_identity does the work (and the caching); this module only picks a
 //! credential and keeps tokens inside `SecretString`.
 
 use std::fmt;
