@@ -20,4 +20,5 @@ pub mod package;
 pub mod retry;
 pub mod servicebus;
 pub mod startup;
+pub mod studio;
 pub mod telemetry;

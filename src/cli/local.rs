@@ -74,6 +74,11 @@ fn print_banner(world: &LocalWorld, app_root: &Path) {
         world.http_addr
     );
     println!(
+        "  Studio (attached pools)         http://{}{}/",
+        world.http_addr,
+        crate::studio::BASE
+    );
+    println!(
         "  Service Bus emulator            http://{}",
         world.servicebus_addr
     );

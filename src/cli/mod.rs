@@ -9,6 +9,7 @@ mod job;
 mod local;
 mod output;
 mod package;
+mod progress;
 mod send;
 mod serve;
 mod via_queue;

@@ -95,9 +95,16 @@ pub async fn wait_for_reply(
     sent: &Sent,
     timeout: Duration,
 ) -> anyhow::Result<Value> {
-    sender
+    let progress = super::progress::Progress::start_announced(format!(
+        "waiting up to {}s for the reply on '{reply_queue}' (correlation id {})",
+        timeout.as_secs(),
+        sent.correlation_id
+    ));
+    let received = sender
         .receive_reply(reply_queue, &sent.correlation_id, timeout)
-        .await
+        .await;
+    progress.finish();
+    received
         .with_context(|| format!("receiving from '{reply_queue}'"))?
         .ok_or_else(|| {
             anyhow::anyhow!(

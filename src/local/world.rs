@@ -13,6 +13,8 @@ pub const LOCAL_NAMESPACE: &str = "poolbroker-local.servicebus.windows.net";
 pub const LOCAL_SAS_KEY_NAME: &str = "RootManageSharedAccessKey";
 /// A well-known development key, like Azurite's: it only ever opens the local emulator.
 pub const LOCAL_SAS_KEY: &str = "cG9vbGJyb2tlci1sb2NhbC1kZXZlbG9wbWVudC1rZXk=";
+/// Signs the local broker's follow-ups; a development key like [`LOCAL_SAS_KEY`].
+pub const LOCAL_INTERNAL_KEY: &str = "poolbroker-local-internal-development-key";
 const LOCAL_IDENTITY_HEADER: &str = "poolbroker-local-identity-header";
 /// Event routing rules for the demo workspace, relative to the app root.
 const LOCAL_ROUTES_FILE: &str = "examples/routes.local.yaml";
@@ -136,6 +138,14 @@ impl LocalWorld {
         let broker = Broker::new();
         // The reply queue is no binding's, so the host would not create it (infra does in Azure).
         broker.create_queue(crate::config::REPLIES_QUEUE, QueueConfig::default());
+        // Queues the Studio reads by peek-lock + unlock (each look is a delivery): as infra/
+        // creates them, with room for many looks.
+        for (queue, ttl_days) in [
+            (crate::studio::STUDIO_REPLIES_QUEUE, 1),
+            (crate::config::REJECTED_QUEUE, 14),
+        ] {
+            broker.create_queue(queue, crate::studio::peeked_queue_config(ttl_days));
+        }
 
         let (sb_listener, servicebus_addr) =
             bind("Service Bus emulator", options.servicebus_port).await?;
@@ -296,8 +306,11 @@ fn handler_settings(
         "POOLBROKER_DEFAULT_WORKSPACE",
         super::demo::DEMO_WORKSPACE.into(),
     );
+    set("POOLBROKER_INTERNAL_KEY", LOCAL_INTERNAL_KEY.into());
     set("POOLBROKER_CLEANUP_SCHEDULE", "0 */5 * * * *".into());
     set("POOLBROKER_LOG_FORMAT", "pretty".into());
+    // Locally the Studio is open (no App Service Authentication in front of it).
+    set(crate::studio::settings::STUDIO_MODE_SETTING, "open".into());
     // Telemetry configuration of the parent passes through, as app settings would.
     for (k, v) in std::env::vars() {
         if k.starts_with("OTEL_") || k == "POOLBROKER_LOG" {
