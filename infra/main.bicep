@@ -301,3 +301,9 @@ output identityClientId string = clientId
 output identityPrincipalId string = identity.outputs.principalId
 output appInsightsName string = monitoring.outputs.appInsightsName
 output storageAccountName string = storage.outputs.name
+// Synapse RBAC is not Azure RBAC: no template can grant it. Run each command once (as a Synapse
+// Administrator of that workspace) so poolbroker can grant attached pools' identities access
+// (GrantPoolAccess, grant_synapse_access on AttachPool / UpdatePoolIdentity); docs/deploy.md §5.
+output synapseBrokerGrantCommands array = [
+  for synapseWorkspaceId in synapseWorkspaceIds: 'az synapse role assignment create --workspace-name ${last(split(synapseWorkspaceId, '/'))} --role "Synapse Administrator" --assignee-object-id ${identity.outputs.principalId} --assignee-principal-type ServicePrincipal'
+]

@@ -21,4 +21,5 @@ pub mod retry;
 pub mod servicebus;
 pub mod startup;
 pub mod studio;
+pub mod synapse;
 pub mod telemetry;

@@ -12,6 +12,7 @@ use crate::engine::Engine;
 use crate::handler::AppState;
 use crate::hooks::{HooksConfig, RoutingRules, WEBHOOK_SECRET_SETTING};
 use crate::servicebus::{MessageSender, ServiceBusSettings, SettingsError};
+use crate::synapse::{SynapseClient, SynapseOptions};
 
 /// Path of the event routing rules (`routes.yaml`, see docs/hooks.md).
 pub const ROUTES_FILE_SETTING: &str = "POOLBROKER_ROUTES_FILE";
@@ -26,6 +27,10 @@ pub enum StartupError {
     Credential(#[from] crate::azureml::AuthError),
     #[error("ARM client: {0}")]
     Arm(Box<crate::azureml::ArmError>),
+    #[error("Synapse configuration")]
+    Synapse(#[from] crate::synapse::SynapseOptionsError),
+    #[error("Synapse client: {0}")]
+    SynapseClient(String),
     #[error("Service Bus configuration")]
     ServiceBus(#[from] SettingsError),
     #[error("Service Bus client")]
@@ -44,9 +49,13 @@ pub fn engine_from_env() -> Result<Engine, StartupError> {
     let mut options = ArmClientOptions::from_env(lookup)?;
     options.lro.budget = settings.lro_budget;
     let credential = credential_from_env(lookup)?;
+    let synapse_options =
+        SynapseOptions::new(options.retry, options.request_timeout).with_env(lookup)?;
     let arm = ArmClient::new(options, Arc::clone(&credential))
         .map_err(|e| StartupError::Arm(Box::new(e)))?;
-    Ok(Engine::new(arm, settings))
+    let synapse = SynapseClient::new(synapse_options, Arc::clone(&credential))
+        .map_err(|e| StartupError::SynapseClient(e.to_string()))?;
+    Ok(Engine::new(arm, settings).with_synapse(synapse))
 }
 
 /// The Service Bus sender, or `None` when no Service Bus is configured at all.

@@ -89,7 +89,9 @@ fn command_envelope_errors() {
     assert_eq!(
         error(&rule(OK_MATCH, "    kind: DetachPol")),
         "rules[0] (r): command.kind: unknown kind 'DetachPol': expected one of AttachPool, \
-         UpdatePoolIdentity, DetachPool, ShowPool, ListPools, SubmitSparkJob, CancelSparkJob"
+         UpdatePoolIdentity, DetachPool, ShowPool, ListPools, SubmitSparkJob, CancelSparkJob, \
+         ListLinkedServices, ShowLinkedService, RegisterLinkedService, UnregisterLinkedService, \
+         GrantPoolAccess, RevokePoolAccess, CheckPool"
     );
     assert!(
         error(&rule(OK_MATCH, "    kind: AwaitOperation"))

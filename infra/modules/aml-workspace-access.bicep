@@ -55,6 +55,11 @@ resource poolOperatorRole 'Microsoft.Authorization/roleDefinitions@2022-04-01' =
           // Submit, cancel and archive jobs; job submission records runs under an experiment.
           'Microsoft.MachineLearningServices/workspaces/jobs/*'
           'Microsoft.MachineLearningServices/workspaces/experiments/*'
+          // SDK v1 linked services: RegisterLinkedService / UnregisterLinkedService (reads are
+          // covered by workspaces/*/read). Azure refuses new registrations today; unregistering
+          // is what migrating off them ends with.
+          'Microsoft.MachineLearningServices/workspaces/linkedServices/write'
+          'Microsoft.MachineLearningServices/workspaces/linkedServices/delete'
         ]
         notActions: []
         dataActions: []

@@ -4,8 +4,9 @@
 // (read-only, but covers every child resource of the workspace).
 //
 // This is the ARM (control-plane) side only. The attached compute's own identity additionally
-// needs the Synapse *data-plane* role "Synapse Administrator" on the pool, assigned in Synapse
-// Studio; ARM templates cannot do that (docs/deploy.md, "Synapse RBAC").
+// needs the Synapse *data-plane* role "Synapse Administrator" on the pool, which poolbroker grants
+// itself once its own identity is a Synapse Administrator of the workspace; ARM templates cannot
+// grant Synapse roles, so main.bicep outputs that one-time command (docs/deploy.md, "Synapse RBAC").
 
 @description('Resource id of the Synapse workspace.')
 param synapseWorkspaceId string

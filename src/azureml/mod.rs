@@ -8,6 +8,7 @@
 mod client;
 mod credential;
 mod error;
+mod linked_services;
 mod lro;
 mod options;
 mod resources;
@@ -20,5 +21,5 @@ pub use credential::{
 };
 pub use error::ArmError;
 pub use lro::{LroOutcome, PendingOperation};
-pub use options::{ArmClientOptions, LroOptions, OptionsError};
+pub use options::{ArmClientOptions, LroOptions, OptionsError, is_loopback, parse_endpoint};
 pub use resources::JobListFilter;

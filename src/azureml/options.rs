@@ -177,7 +177,7 @@ pub fn parse_endpoint(raw: &str) -> Result<Url, OptionsError> {
     Ok(url)
 }
 
-fn is_loopback(url: &Url) -> bool {
+pub fn is_loopback(url: &Url) -> bool {
     match url.host() {
         Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
         Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),

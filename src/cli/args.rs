@@ -31,6 +31,92 @@ pub enum Command {
     Job(JobCommand),
     /// Build the deployable zip (host.json, function folders, the handler binary).
     Package(PackageArgs),
+    /// SDK v1 linked services (deprecated): list, show, register, unregister.
+    #[command(subcommand, name = "linked-service")]
+    LinkedService(LinkedServiceCommand),
+    /// Synapse role assignments for an attached pool's identities (Synapse RBAC, not Azure RBAC).
+    #[command(subcommand)]
+    Access(AccessCommand),
+    /// Checklist for one attached pool: compute, Synapse pool, Spark version, identities and roles.
+    Doctor(DoctorArgs),
+    /// Move off deprecated features.
+    #[command(subcommand)]
+    Migrate(MigrateCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LinkedServiceCommand {
+    /// List the workspace's linked services.
+    List {
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
+    /// Show one linked service (its identity is `system_assigned_identity_principal_id`).
+    Show {
+        #[arg(long, short = 'n')]
+        name: String,
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
+    /// Register a Synapse workspace as a linked service (Azure refuses new ones: deprecated).
+    Register {
+        #[arg(long, short = 'n')]
+        name: String,
+        /// ARM id of the Synapse workspace.
+        #[arg(long)]
+        synapse_workspace_id: String,
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
+    /// Unregister a linked service (pools attached through it stay attached).
+    Unregister {
+        #[arg(long, short = 'n')]
+        name: String,
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessCommand {
+    /// Make sure the pool's identities hold Synapse Administrator on the pool.
+    Grant(AccessArgs),
+    /// Remove the role assignments poolbroker made for the pool.
+    Revoke(AccessArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AccessArgs {
+    /// The attached compute.
+    #[arg(long, short = 'n')]
+    pub name: String,
+    /// Also this linked service's identity (Synapse Apache Spark Administrator on the workspace).
+    #[arg(long)]
+    pub linked_service: Option<String>,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// The attached compute to check.
+    pub name: String,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// Re-attach computes attached through SDK v1 linked services as v2 attached pools (dry run
+    /// unless --apply).
+    #[command(name = "linked-services")]
+    LinkedServices {
+        /// Re-attach them (default: only print the plan and the az ml YAML).
+        #[arg(long)]
+        apply: bool,
+        #[command(flatten)]
+        workspace: WorkspaceArgs,
+    },
 }
 
 #[cfg(feature = "local")]
@@ -57,6 +143,9 @@ pub struct LocalArgs {
     /// $XDG_STATE_HOME/poolbroker/local, else ~/.local/state/poolbroker/local).
     #[arg(long)]
     pub state_dir: Option<PathBuf>,
+    /// HTTPS port of the Synapse data-plane emulator (role assignments).
+    #[arg(long, default_value_t = 7075)]
+    pub synapse_port: u16,
     /// Folder with host.json and function-definitions/ (default: the current directory, else the
     /// folder of the executable's source tree).
     #[arg(long)]
@@ -117,8 +206,31 @@ pub enum ComputeCommand {
     /// Attach a Synapse Spark pool (re-attaching an existing name updates it).
     Attach {
         /// az-ml compute YAML (`type: synapsespark`).
-        #[arg(long, short = 'f')]
-        file: PathBuf,
+        #[arg(
+            long,
+            short = 'f',
+            required_unless_present = "linked_service",
+            conflicts_with = "linked_service"
+        )]
+        file: Option<PathBuf>,
+        /// Compute name (with --linked-service).
+        #[arg(long, short = 'n', requires = "linked_service")]
+        name: Option<String>,
+        /// Attach through this SDK v1 linked service (with --pool-name and --name).
+        #[arg(long, requires_all = ["pool_name", "name"])]
+        linked_service: Option<String>,
+        /// Spark pool in the linked Synapse workspace.
+        #[arg(long, requires = "linked_service")]
+        pool_name: Option<String>,
+        /// Identity type with --linked-service (system_assigned, user_assigned, none).
+        #[arg(long, requires = "linked_service")]
+        identity_type: Option<String>,
+        /// User-assigned identity ids with --identity-type user_assigned, in order.
+        #[arg(long, num_args = 1.., requires = "linked_service")]
+        user_assigned_identities: Vec<String>,
+        /// Do not grant the identities Synapse Administrator on the pool after attaching.
+        #[arg(long)]
+        no_grant: bool,
         #[command(flatten)]
         workspace: WorkspaceArgs,
     },
@@ -132,6 +244,9 @@ pub enum ComputeCommand {
         /// User-assigned identity resource ids, in order (the first is used for jobs by default).
         #[arg(long, num_args = 1..)]
         user_assigned_identities: Vec<String>,
+        /// Do not grant the new identities Synapse Administrator on the pool.
+        #[arg(long)]
+        no_grant: bool,
         #[command(flatten)]
         workspace: WorkspaceArgs,
     },

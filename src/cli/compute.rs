@@ -9,11 +9,16 @@ use super::args::{ComputeCommand, WorkspaceArgs};
 use super::exec::{describe, envelope_from_json, execute_direct, workspace_from_flags};
 use super::output::print_reply;
 use super::via_queue::execute_via_queue;
-use crate::domain::{Envelope, parse_command};
+use crate::domain::{Command, Envelope, parse_command};
 
 pub async fn compute(command: ComputeCommand) -> anyhow::Result<()> {
     let (envelope, workspace) = match command {
-        ComputeCommand::Attach { file, workspace } => {
+        ComputeCommand::Attach {
+            file: Some(file),
+            no_grant,
+            workspace,
+            ..
+        } => {
             let bytes =
                 std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let content_type = content_type_for(&file);
@@ -21,18 +26,54 @@ pub async fn compute(command: ComputeCommand) -> anyhow::Result<()> {
             if let Some(ws) = workspace_from_flags(&workspace)? {
                 envelope.workspace = Some(ws);
             }
+            if no_grant {
+                envelope = without_grant(envelope);
+            }
             (envelope, workspace)
+        }
+        ComputeCommand::Attach {
+            file: None,
+            name,
+            linked_service,
+            pool_name,
+            identity_type,
+            user_assigned_identities,
+            no_grant,
+            workspace,
+        } => {
+            let mut spec = json!({
+                "name": name, "type": "synapsespark",
+                "linked_service": linked_service, "pool_name": pool_name,
+            });
+            if let Some(kind) = identity_type {
+                spec["identity"] = json!({"type": kind});
+                if !user_assigned_identities.is_empty() {
+                    let list: Vec<Value> = user_assigned_identities
+                        .iter()
+                        .map(|id| json!({"resource_id": id}))
+                        .collect();
+                    spec["identity"]["user_assigned_identities"] = Value::Array(list);
+                }
+            }
+            if no_grant {
+                spec["grant_synapse_access"] = json!(false);
+            }
+            (command_json("AttachPool", spec, &workspace)?, workspace)
         }
         ComputeCommand::Update {
             name,
             identity,
             user_assigned_identities,
+            no_grant,
             workspace,
         } => {
-            let spec = json!({
+            let mut spec = json!({
                 "name": name,
                 "identity": {"type": identity, "user_assigned_identities": user_assigned_identities},
             });
+            if no_grant {
+                spec["grant_synapse_access"] = json!(false);
+            }
             (
                 command_json("UpdatePoolIdentity", spec, &workspace)?,
                 workspace,
@@ -69,7 +110,18 @@ pub async fn compute(command: ComputeCommand) -> anyhow::Result<()> {
         }
     };
     let reply = run(envelope, &workspace).await?;
+    super::access::print_grants(&reply);
     print_reply(&reply, workspace.output)
+}
+
+/// `--no-grant` on an attach read from a file.
+fn without_grant(mut envelope: Envelope) -> Envelope {
+    match &mut envelope.command {
+        Command::AttachPool(spec) => spec.grant_synapse_access = false,
+        Command::AttachLinkedPool(spec) => spec.grant_synapse_access = false,
+        _ => {}
+    }
+    envelope
 }
 
 pub(crate) async fn run(envelope: Envelope, workspace: &WorkspaceArgs) -> anyhow::Result<Value> {
@@ -80,7 +132,11 @@ pub(crate) async fn run(envelope: Envelope, workspace: &WorkspaceArgs) -> anyhow
     }
 }
 
-fn command_json(kind: &str, spec: Value, workspace: &WorkspaceArgs) -> anyhow::Result<Envelope> {
+pub(crate) fn command_json(
+    kind: &str,
+    spec: Value,
+    workspace: &WorkspaceArgs,
+) -> anyhow::Result<Envelope> {
     envelope_from_json(
         &json!({"apiVersion": "poolbroker/v1", "kind": kind, "spec": spec}),
         workspace,

@@ -32,6 +32,7 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     if let Some(dir) = args.state_dir {
         options.tls_dir = dir.join("tls");
     }
+    options.synapse_port = args.synapse_port;
     if args.demo {
         // The demo should not collide with a `poolbroker local` already running.
         options = options.ephemeral();
@@ -93,6 +94,10 @@ fn print_banner(world: &LocalWorld, app_root: &Path) {
     println!(
         "  managed-identity endpoint       http://{}/msi/token",
         world.identity_addr
+    );
+    println!(
+        "  Synapse data-plane emulator     https://{}",
+        world.synapse_addr
     );
     for f in world.host.functions() {
         let trigger = match &f.trigger {

@@ -7,10 +7,15 @@ use super::error_code::ErrorCode;
 use super::field_error::{FieldError, FieldErrors, quote};
 use super::reader::{Fields, StrictError, strict_json, strict_yaml};
 use super::spark::JobName;
-use super::specs::attach_pool::{self, AttachPoolSpec, SYNAPSE_SPARK};
+use super::specs::attach_pool::{
+    self, AttachLinkedPoolSpec, AttachPoolSpec, ParsedAttach, SYNAPSE_SPARK,
+};
 use super::specs::await_operation::{self, AwaitOperation, EncodeError};
+use super::specs::check_pool::{self, CheckPoolSpec};
 use super::specs::detach_pool::{self, DetachPoolSpec};
+use super::specs::linked_services::{self, LinkedServiceRef, RegisterLinkedServiceSpec};
 use super::specs::list_pools::{self, ListPoolsSpec};
+use super::specs::pool_access::{self, PoolAccessSpec};
 use super::specs::show_pool::{self, ShowPoolSpec};
 use super::specs::spark_job::{self, RawSpec};
 use super::specs::track_job::{self, TrackSparkJob};
@@ -30,6 +35,13 @@ pub const SENDER_KINDS: &[&str] = &[
     "ListPools",
     "SubmitSparkJob",
     "CancelSparkJob",
+    "ListLinkedServices",
+    "ShowLinkedService",
+    "RegisterLinkedService",
+    "UnregisterLinkedService",
+    "GrantPoolAccess",
+    "RevokePoolAccess",
+    "CheckPool",
 ];
 /// The follow-up kind docs/messages.md documents (and errors list) next to the senders' kinds.
 const AWAIT_OPERATION: &str = "AwaitOperation";
@@ -50,9 +62,29 @@ pub enum Command {
     ShowPool(ShowPoolSpec),
     ListPools(ListPoolsSpec),
     SubmitSparkJob(RawSpec),
-    CancelSparkJob { name: JobName },
+    CancelSparkJob {
+        name: JobName,
+    },
     AwaitOperation(AwaitOperation),
     TrackSparkJob(TrackSparkJob),
+    /// `AttachPool` with `linked_service` + `pool_name` (kind `AttachPool` on the wire).
+    AttachLinkedPool(AttachLinkedPoolSpec),
+    ListLinkedServices,
+    ShowLinkedService(LinkedServiceRef),
+    RegisterLinkedService(RegisterLinkedServiceSpec),
+    UnregisterLinkedService(LinkedServiceRef),
+    GrantPoolAccess(PoolAccessSpec),
+    RevokePoolAccess(PoolAccessSpec),
+    CheckPool(CheckPoolSpec),
+}
+
+impl From<ParsedAttach> for Command {
+    fn from(parsed: ParsedAttach) -> Self {
+        match parsed {
+            ParsedAttach::Direct(spec) => Self::AttachPool(spec),
+            ParsedAttach::Linked(spec) => Self::AttachLinkedPool(spec),
+        }
+    }
 }
 
 impl Command {
@@ -67,6 +99,14 @@ impl Command {
             Self::CancelSparkJob { .. } => "CancelSparkJob",
             Self::AwaitOperation(_) => "AwaitOperation",
             Self::TrackSparkJob(_) => "TrackSparkJob",
+            Self::AttachLinkedPool(_) => "AttachPool",
+            Self::ListLinkedServices => "ListLinkedServices",
+            Self::ShowLinkedService(_) => "ShowLinkedService",
+            Self::RegisterLinkedService(_) => "RegisterLinkedService",
+            Self::UnregisterLinkedService(_) => "UnregisterLinkedService",
+            Self::GrantPoolAccess(_) => "GrantPoolAccess",
+            Self::RevokePoolAccess(_) => "RevokePoolAccess",
+            Self::CheckPool(_) => "CheckPool",
         }
     }
 
@@ -81,6 +121,12 @@ impl Command {
             Self::CancelSparkJob { name } => spark_job::cancel_json(name),
             Self::AwaitOperation(s) => s.to_spec_json()?,
             Self::TrackSparkJob(s) => s.to_spec_json()?,
+            Self::AttachLinkedPool(s) => s.to_spec_json(),
+            Self::ListLinkedServices => json!({}),
+            Self::ShowLinkedService(s) | Self::UnregisterLinkedService(s) => s.to_spec_json(),
+            Self::RegisterLinkedService(s) => s.to_spec_json(),
+            Self::GrantPoolAccess(s) | Self::RevokePoolAccess(s) => s.to_spec_json(),
+            Self::CheckPool(s) => s.to_spec_json(),
         })
     }
 }
@@ -309,7 +355,7 @@ pub fn parse_command(body: &[u8], content_type: Option<&str>) -> Result<Envelope
         parse_envelope(&root, &mut errs, &mut notes)
     } else if looks_like_attach || declared == Some(Format::Yaml) {
         attach_pool::parse(&value, "", &mut errs, &mut notes)
-            .map(|spec| Envelope::new(Command::AttachPool(spec)))
+            .map(|parsed| Envelope::new(Command::from(parsed)))
     } else {
         errs.push(
             "",
@@ -380,7 +426,7 @@ fn parse_envelope(
         let empty = json!({});
         let spec = match (root.get("spec"), kind) {
             (Some(spec), _) => spec,
-            (None, "ListPools") => &empty,
+            (None, "ListPools" | "ListLinkedServices") => &empty,
             (None, _) => {
                 errs.push("spec", "is required");
                 return None;
@@ -388,7 +434,7 @@ fn parse_envelope(
         };
         let p = "spec";
         Some(match kind {
-            "AttachPool" => Command::AttachPool(attach_pool::parse(spec, p, errs, notes)?),
+            "AttachPool" => Command::from(attach_pool::parse(spec, p, errs, notes)?),
             "UpdatePoolIdentity" => {
                 Command::UpdatePoolIdentity(update_identity::parse(spec, p, errs)?)
             }
@@ -400,6 +446,22 @@ fn parse_envelope(
                 name: spark_job::parse_cancel(spec, p, errs)?,
             },
             "TrackSparkJob" => Command::TrackSparkJob(track_job::parse(spec, p, errs)?),
+            "ListLinkedServices" => {
+                linked_services::parse_list(spec, p, errs)?;
+                Command::ListLinkedServices
+            }
+            "ShowLinkedService" => {
+                Command::ShowLinkedService(linked_services::parse_ref(spec, p, errs)?)
+            }
+            "UnregisterLinkedService" => {
+                Command::UnregisterLinkedService(linked_services::parse_ref(spec, p, errs)?)
+            }
+            "RegisterLinkedService" => {
+                Command::RegisterLinkedService(linked_services::parse_register(spec, p, errs)?)
+            }
+            "GrantPoolAccess" => Command::GrantPoolAccess(pool_access::parse(spec, p, errs)?),
+            "RevokePoolAccess" => Command::RevokePoolAccess(pool_access::parse(spec, p, errs)?),
+            "CheckPool" => Command::CheckPool(check_pool::parse(spec, p, errs)?),
             _ => Command::AwaitOperation(await_operation::parse(spec, p, errs)?),
         })
     });

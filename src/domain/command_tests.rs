@@ -273,6 +273,9 @@ fn await_op() -> AwaitOperation {
         reply: ReplyRoute { reply_to: Some("pool-replies".into()), correlation_id: "corr-1".into() },
         deadline: datetime!(2025-12-01 10:15:30.123456789 +01:00),
         attempt: 3,
+        grant: Some(crate::domain::GrantAfter {
+            linked_service: Some(crate::domain::LinkedServiceName::parse("synapselink1").unwrap()),
+        }),
     }
 }
 
@@ -299,6 +302,7 @@ fn every_kind_round_trips_through_the_serializer() {
             .collect(),
             description: Some("d".into()),
             ttl: Some(Ttl::parse("30m").unwrap()),
+            grant_synapse_access: false,
         }),
         Command::AttachPool(AttachPoolSpec {
             name: name.clone(),
@@ -307,14 +311,17 @@ fn every_kind_round_trips_through_the_serializer() {
             tags: Tags::new(),
             description: None,
             ttl: None,
+            grant_synapse_access: true,
         }),
         Command::UpdatePoolIdentity(UpdatePoolIdentitySpec {
             name: name.clone(),
             identity: IdentitySpec::build(IdentityType::UserAssigned, uais).unwrap(),
+            grant_synapse_access: true,
         }),
         Command::UpdatePoolIdentity(UpdatePoolIdentitySpec {
             name: name.clone(),
             identity: IdentitySpec::None,
+            grant_synapse_access: false,
         }),
         Command::DetachPool(DetachPoolSpec {
             name: name.clone(),
@@ -329,6 +336,39 @@ fn every_kind_round_trips_through_the_serializer() {
             name: crate::domain::spark::JobName::parse("job-1").unwrap(),
         },
         Command::AwaitOperation(await_op()),
+        Command::AttachLinkedPool(AttachLinkedPoolSpec {
+            linked_service: LinkedServiceName::parse("synapselink1").unwrap(),
+            pool_name: "sparkpool2".into(),
+            name: name.clone(),
+            identity: Some(IdentitySpec::SystemAssigned),
+            tags: Tags::new(),
+            description: None,
+            ttl: None,
+            grant_synapse_access: false,
+        }),
+        Command::ListLinkedServices,
+        Command::ShowLinkedService(LinkedServiceRef {
+            name: LinkedServiceName::parse("synapselink1").unwrap(),
+        }),
+        Command::UnregisterLinkedService(LinkedServiceRef {
+            name: LinkedServiceName::parse("link-2").unwrap(),
+        }),
+        Command::RegisterLinkedService(RegisterLinkedServiceSpec {
+            name: LinkedServiceName::parse("link-2").unwrap(),
+            synapse_workspace_id: SynapseWorkspaceId::parse(
+                POOL.split("/bigDataPools").next().unwrap(),
+            )
+            .unwrap(),
+        }),
+        Command::GrantPoolAccess(PoolAccessSpec {
+            name: name.clone(),
+            linked_service: Some(LinkedServiceName::parse("synapselink1").unwrap()),
+        }),
+        Command::RevokePoolAccess(PoolAccessSpec {
+            name: name.clone(),
+            linked_service: None,
+        }),
+        Command::CheckPool(CheckPoolSpec { name: name.clone() }),
         Command::AwaitOperation(AwaitOperation {
             operation: OperationRef {
                 url: "https://management.azure.com/x?y=1".into(),
@@ -341,6 +381,7 @@ fn every_kind_round_trips_through_the_serializer() {
             },
             deadline: datetime!(2025-12-01 10:15:30 UTC),
             attempt: 0,
+            grant: None,
         }),
     ];
     for (i, command) in commands.into_iter().enumerate() {

@@ -69,6 +69,21 @@ error_codes! {
     UnexpectedArmResponse,
     /// ARM refused without a code of its own.
     ArmRequestFailed,
+    /// SDK v1 linked services and Synapse access (docs/messages.md).
+    LinkedServiceNotFound,
+    /// Azure refused a new SDK v1 linked service (deprecated).
+    LinkedServiceRegistrationRefused,
+    PoolNotInLinkedWorkspace,
+    InvalidPoolName,
+    PoolHasNoIdentity,
+    IdentityWithoutPrincipalId,
+    PoolNotSynapse,
+    /// 403 from the Synapse data plane: the broker's identity may not assign roles.
+    SynapseAccessDenied,
+    SynapseAuthenticationFailed,
+    SynapseRoleNotFound,
+    SynapseRequestFailed,
+    SynapseNotConfigured,
 }
 
 impl ErrorCode {

@@ -68,7 +68,7 @@ fn bad_examples_fail_on_the_documented_field() {
         (
             example!("bad/unknown-field.json"),
             "spec.node_count",
-            "unknown field 'node_count'; allowed fields: $schema, name, type, resource_id, identity, tags, description, location, ttl",
+            "unknown field 'node_count'; allowed fields: $schema, name, type, resource_id, identity, tags, description, location, ttl, linked_service, pool_name, grant_synapse_access",
         ),
         (
             example!("bad/compute-name-trailing-digits.json"),
@@ -98,7 +98,7 @@ fn bad_examples_fail_on_the_documented_field() {
         (
             example!("bad/unknown-kind.json"),
             "kind",
-            "unknown kind 'DeletePool'; expected one of AttachPool, UpdatePoolIdentity, DetachPool, ShowPool, ListPools, SubmitSparkJob, CancelSparkJob, AwaitOperation",
+            "unknown kind 'DeletePool'; expected one of AttachPool, UpdatePoolIdentity, DetachPool, ShowPool, ListPools, SubmitSparkJob, CancelSparkJob, ListLinkedServices, ShowLinkedService, RegisterLinkedService, UnregisterLinkedService, GrantPoolAccess, RevokePoolAccess, CheckPool, AwaitOperation",
         ),
         (
             example!("bad/bad-ttl.json"),

@@ -19,7 +19,7 @@ pub use arm_resource::{
 pub use compute_name::{ComputeName, ComputeNameError};
 pub use error_code::ErrorCode;
 pub use field_error::FieldError;
-pub use resource_ids::{SynapsePoolId, UserAssignedIdentityId};
+pub use resource_ids::{SynapsePoolId, SynapseWorkspaceId, UserAssignedIdentityId};
 pub use scope::ScopeAllowList;
 pub use workspace_id::WorkspaceId;
 
@@ -41,9 +41,9 @@ pub use command::{
     API_VERSION, Command, CommandError, ENVELOPE_FIELDS, Envelope, MAX_BODY_BYTES, SENDER_KINDS,
     parse_command,
 };
-pub use specs::attach_pool::{AttachPoolSpec, SYNAPSE_SPARK};
+pub use specs::attach_pool::{AttachLinkedPoolSpec, AttachPoolSpec, SYNAPSE_SPARK};
 pub use specs::await_operation::{
-    AwaitOperation, EncodeError, OperationKind, OperationRef, PendingAction, ReplyRoute,
+    AwaitOperation, EncodeError, GrantAfter, OperationKind, OperationRef, PendingAction, ReplyRoute,
 };
 pub use specs::detach_pool::DetachPoolSpec;
 pub use specs::list_pools::ListPoolsSpec;
@@ -59,6 +59,15 @@ mod pool;
 pub use pool::{
     AssignedIdentity, AttachedPool, AutoPause, AutoScale, PoolIdentity, PoolParseError,
 };
+
+pub mod doctor;
+pub mod linked_service;
+pub mod migration;
+pub mod synapse_rbac;
+pub use linked_service::{LINKED_SERVICES_API_VERSION, LinkedService, LinkedServiceName};
+pub use specs::check_pool::CheckPoolSpec;
+pub use specs::linked_services::{LinkedServiceRef, RegisterLinkedServiceSpec};
+pub use specs::pool_access::PoolAccessSpec;
 
 mod arm_body;
 mod az_output;

@@ -64,6 +64,7 @@ fn attach_spec(identity: Option<IdentitySpec>) -> AttachPoolSpec {
             .collect(),
         description: Some("etl pool".into()),
         ttl: None,
+        grant_synapse_access: true,
     }
 }
 

@@ -24,6 +24,16 @@ const SYNAPSE_POOL: Shape = Shape {
     ],
 };
 
+const SYNAPSE_WORKSPACE: Shape = Shape {
+    what: "a Synapse workspace id",
+    shape: "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.Synapse/workspaces/{workspace}",
+    provider: "Microsoft.Synapse",
+    segs: &[
+        Seg::Lit("workspaces"),
+        Seg::Val("Synapse workspace name", check_synapse_workspace),
+    ],
+};
+
 const UAI: Shape = Shape {
     what: "a user-assigned identity id",
     shape: "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}",
@@ -118,9 +128,38 @@ arm_id_type!(
     UAI
 );
 
+arm_id_type!(
+    /// `/subscriptions/S/resourceGroups/R/providers/Microsoft.Synapse/workspaces/W` (what an SDK v1
+    /// linked service points at)
+    SynapseWorkspaceId,
+    SYNAPSE_WORKSPACE
+);
+
+impl SynapseWorkspaceId {
+    pub fn name(&self) -> &str {
+        &self.values[2]
+    }
+
+    /// The id of a Spark pool in this workspace, as SDK v1's `SynapseCompute.attach_configuration`
+    /// builds it: `{linkedServiceResourceId}/bigDataPools/{pool}`.
+    pub fn pool(&self, pool_name: &str) -> Result<SynapsePoolId, ArmIdError> {
+        SynapsePoolId::parse(&format!("{}/bigDataPools/{pool_name}", self.raw))
+    }
+}
+
 impl SynapsePoolId {
     pub fn synapse_workspace(&self) -> &str {
         &self.values[2]
+    }
+
+    /// Whether the pool lives in this Synapse workspace (ids compare case-insensitively).
+    pub fn is_in(&self, workspace: &SynapseWorkspaceId) -> bool {
+        self.raw
+            .get(..workspace.raw.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(&workspace.raw))
+            && self.raw[workspace.raw.len()..]
+                .to_ascii_lowercase()
+                .starts_with("/bigdatapools/")
     }
 
     pub fn pool_name(&self) -> &str {
@@ -207,6 +246,26 @@ mod tests {
         assert_eq!(e.problem, "the resource group segment is empty");
         assert!(SynapsePoolId::parse("").is_err());
         assert!(SynapsePoolId::parse("/").is_err());
+    }
+
+    #[test]
+    fn workspace_id_builds_pool_ids_the_way_sdk_v1_does() {
+        let ws =
+            SynapseWorkspaceId::parse(POOL.trim_end_matches("/bigDataPools/sparkpool1")).unwrap();
+        assert_eq!(ws.name(), "syn-demo");
+        let pool = ws.pool("sparkpool1").unwrap();
+        assert_eq!(pool, SynapsePoolId::parse(POOL).unwrap());
+        assert!(pool.is_in(&ws));
+        let other = SynapseWorkspaceId::parse(
+            &POOL
+                .replace("/bigDataPools/sparkpool1", "")
+                .replace("syn-demo", "syn-other"),
+        )
+        .unwrap();
+        assert!(!pool.is_in(&other));
+        let e = ws.pool("bad/pool").unwrap_err();
+        assert!(e.to_string().contains("extra segments"), "{e}");
+        assert!(SynapseWorkspaceId::parse(POOL).is_err());
     }
 
     #[test]

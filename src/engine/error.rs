@@ -92,6 +92,9 @@ pub enum EngineError {
     /// invocation fails so Service Bus redelivers the message.
     #[error("transient: {0}")]
     Arm(#[source] Box<ArmError>),
+    /// The Synapse data plane failed in a way that may pass (5xx, 429, network, token endpoint).
+    #[error("transient: {0}")]
+    Synapse(#[source] Box<crate::synapse::SynapseError>),
     /// ARM answered without something it always sends (a workspace's location, the compute after
     /// its operation succeeded); read again on redelivery.
     #[error("transient: ARM returned {what}")]

@@ -2,10 +2,13 @@
 //! call [`Engine::execute`]: one set of checks (workspace resolution, allow-list, validation),
 //! one way to talk to ARM, one reply shape.
 
+mod access;
 mod cleanup;
 mod context;
+mod doctor;
 mod error;
 mod jobs;
+mod linked_services;
 mod outcome;
 mod pools;
 mod scopes;
@@ -22,12 +25,15 @@ use std::sync::Mutex;
 use crate::azureml::ArmClient;
 use crate::config::BrokerSettings;
 use crate::domain::{Command, Envelope};
+use crate::synapse::SynapseClient;
 
 pub struct Engine {
     arm: ArmClient,
     settings: BrokerSettings,
     /// Workspace locations never change; caching them saves one ARM read per attach.
     locations: Mutex<HashMap<String, String>>,
+    /// Synapse role assignments (`GrantPoolAccess`, grants after attach, `CheckPool`).
+    synapse: Option<SynapseClient>,
 }
 
 impl Engine {
@@ -36,7 +42,17 @@ impl Engine {
             arm,
             settings,
             locations: Mutex::new(HashMap::new()),
+            synapse: None,
         }
+    }
+
+    pub fn with_synapse(mut self, synapse: SynapseClient) -> Self {
+        self.synapse = Some(synapse);
+        self
+    }
+
+    pub fn synapse(&self) -> Option<&SynapseClient> {
+        self.synapse.as_ref()
     }
 
     pub fn settings(&self) -> &BrokerSettings {
@@ -66,13 +82,22 @@ impl Engine {
             ctx,
             kind,
         };
+        let access = access::Access { run: &run };
         let outcome = match &envelope.command {
-            Command::AttachPool(spec) => run.attach(spec).await,
-            Command::UpdatePoolIdentity(spec) => run.update_identity(spec).await,
+            Command::AttachPool(spec) => access.attach(spec, None).await,
+            Command::AttachLinkedPool(spec) => linked_services::attach(&run, spec).await,
+            Command::UpdatePoolIdentity(spec) => access.update_identity(spec).await,
             Command::DetachPool(spec) => run.detach(spec).await,
             Command::ShowPool(spec) => run.show(spec).await,
             Command::ListPools(spec) => run.list(spec).await,
-            Command::AwaitOperation(op) => run.await_operation(op).await,
+            Command::AwaitOperation(op) => access.await_operation(op).await,
+            Command::ListLinkedServices => linked_services::list(&run).await,
+            Command::ShowLinkedService(spec) => linked_services::show(&run, spec).await,
+            Command::RegisterLinkedService(spec) => linked_services::register(&run, spec).await,
+            Command::UnregisterLinkedService(spec) => linked_services::unregister(&run, spec).await,
+            Command::GrantPoolAccess(spec) => access.grant(spec).await,
+            Command::RevokePoolAccess(spec) => access.revoke(spec).await,
+            Command::CheckPool(spec) => doctor::check(&run, spec).await,
             Command::SubmitSparkJob(spec) => {
                 run.jobs()
                     .submit(spec, envelope.idempotency_key.as_deref())

@@ -335,6 +335,7 @@ impl PoolRun<'_> {
                     reply,
                     deadline,
                     attempt,
+                    grant: previous.and_then(|p| p.grant.clone()),
                 };
                 let mut envelope = Envelope::new(Command::AwaitOperation(follow));
                 envelope.workspace = Some(self.workspace.clone());

@@ -15,6 +15,19 @@ const POOL2: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourc
 const POOL: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.Synapse/workspaces/syn-demo/bigDataPools/sparkpool1";
 const UAI: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.ManagedIdentity/userAssignedIdentities";
 const WAIT: Duration = Duration::from_secs(60);
+/// The SDK v1 linked service the demo world starts with (registered before registrations closed).
+pub const DEMO_LINKED_SERVICE: &str = "synapselink1";
+const SYNAPSE_WORKSPACE: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.Synapse/workspaces/syn-demo";
+
+/// Seeds the demo's existing linked service and closes new registrations, as Azure has.
+pub fn seed_linked_service(
+    arm: &azureml_emulator::EmulatorState,
+    seed: &azureml_emulator::DemoSeed,
+) {
+    // The demo workspace was just created by seed_demo, so this cannot fail.
+    let _ = arm.add_linked_service(&seed.workspace_id, DEMO_LINKED_SERVICE, SYNAPSE_WORKSPACE);
+    arm.close_linked_service_registration(true);
+}
 
 pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     step("1. Attach sparkpool1 as 'spark-demo' with two user-assigned identities (AttachPool)");
@@ -179,7 +192,45 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
         ));
     }
 
-    step("11. Detach it (DetachPool): underlyingResourceAction=Detach, the Synapse pool stays");
+    step(
+        "11. Attach sparkpool2 through the SDK v1 linked service 'synapselink1' and grant Synapse access in one command",
+    );
+    let reply = command(
+        world,
+        json!({"apiVersion": "poolbroker/v1", "kind": "AttachPool", "spec": {
+            "name": "spark-linked", "type": "synapsespark",
+            "linked_service": DEMO_LINKED_SERVICE, "pool_name": "sparkpool2",
+            "identity": {"type": "system_assigned"}}}),
+    )
+    .await?;
+    expect_status(&reply, "Succeeded")?;
+    print_pool(&reply["resource"]);
+    for grant in reply["synapseAccess"].as_array().into_iter().flatten() {
+        say(&format!(
+            "{}: {} at {} ({})",
+            grant["identity"].as_str().unwrap_or(""),
+            grant["role"].as_str().unwrap_or(""),
+            grant["scope"].as_str().unwrap_or(""),
+            grant["result"].as_str().unwrap_or("")
+        ));
+    }
+
+    step("12. poolbroker doctor spark-linked (CheckPool)");
+    let reply = command(
+        world,
+        json!({"apiVersion": "poolbroker/v1", "kind": "CheckPool", "spec": {"name": "spark-linked"}}),
+    )
+    .await?;
+    expect_status(&reply, "Succeeded")?;
+    print!("{}", reply["message"].as_str().unwrap_or(""));
+    if reply["checklist"]["ok"] != true {
+        bail!(
+            "doctor found problems with spark-linked: {}",
+            reply["checklist"]
+        );
+    }
+
+    step("13. Detach it (DetachPool): underlyingResourceAction=Detach, the Synapse pool stays");
     let reply = command(
         world,
         json!({"apiVersion": "poolbroker/v1", "kind": "DetachPool", "spec": {"name": "spark-demo"}}),

@@ -2,9 +2,13 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use azureml_emulator::{EmulatorConfig, EmulatorState, LocalTls, TlsError};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use azureml_emulator::{EmulatorConfig, EmulatorState, LocalTls, TENANT_ID, TlsError};
 use functions_host::{HostConfig, RunningHost};
 use servicebus_emulator::{Broker, QueueConfig, RestConfig};
+use synapse_emulator::{JwtAuthority, SynapseConfig, SynapseState};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -33,6 +37,8 @@ pub struct LocalOptions {
     pub identity_port: u16,
     /// Where the local CA and server certificate live (generated on first use, then reused).
     pub tls_dir: PathBuf,
+    /// Port of the Synapse data-plane emulator (HTTPS, role assignments).
+    pub synapse_port: u16,
     /// Emulator knobs (tests shorten LRO waits, inject faults).
     pub emulator: EmulatorConfig,
     /// Extra app settings for the handler (win over the defaults).
@@ -53,6 +59,7 @@ impl LocalOptions {
             arm_port: 7073,
             identity_port: 7074,
             tls_dir: default_tls_dir(),
+            synapse_port: 7075,
             emulator,
             extra_settings: BTreeMap::new(),
         }
@@ -64,6 +71,7 @@ impl LocalOptions {
         self.servicebus_port = 0;
         self.arm_port = 0;
         self.identity_port = 0;
+        self.synapse_port = 0;
         self
     }
 }
@@ -107,12 +115,15 @@ pub enum LocalError {
 pub struct LocalWorld {
     pub broker: Broker,
     pub arm: EmulatorState,
+    pub synapse: SynapseState,
     pub host: RunningHost,
     pub servicebus_addr: SocketAddr,
     /// HTTPS: ARM, Azure ML and the blob endpoint.
     pub arm_addr: SocketAddr,
     /// Plain http: the managed-identity endpoint and the emulator's control API.
     pub identity_addr: SocketAddr,
+    /// HTTPS: the Synapse data-plane emulator (same local CA).
+    pub synapse_addr: SocketAddr,
     pub http_addr: SocketAddr,
     /// The local CA clients must trust to reach `arm_addr`.
     pub tls: LocalTls,
@@ -167,7 +178,8 @@ impl LocalWorld {
             bind("managed-identity endpoint", options.identity_port).await?;
         let identity_header = options.emulator.identity_header.clone();
         let arm = EmulatorState::new(options.emulator.clone());
-        arm.seed_demo();
+        let seed = arm.seed_demo();
+        super::demo::seed_linked_service(&arm, &seed);
         tokio::spawn(azureml_emulator::serve_tls(
             arm_listener,
             arm.clone(),
@@ -181,12 +193,18 @@ impl LocalWorld {
             shutdown.clone().cancelled_owned(),
         ));
 
+        let (synapse, synapse_addr) =
+            start_synapse(&arm, &tls, options.synapse_port, &shutdown).await?;
         let mut app_settings = handler_settings(
             servicebus_addr,
             arm_addr,
             identity_addr,
             &identity_header,
             tls.ca_cert_path(),
+        );
+        app_settings.insert(
+            crate::synapse::ENV_SYNAPSE_ENDPOINT.into(),
+            format!("https://{synapse_addr}"),
         );
         let routes = options.app_root.join(LOCAL_ROUTES_FILE);
         if routes.is_file() {
@@ -205,10 +223,12 @@ impl LocalWorld {
         Ok(Self {
             broker,
             arm,
+            synapse,
             host,
             servicebus_addr,
             arm_addr,
             identity_addr,
+            synapse_addr,
             http_addr,
             tls,
             app_settings,
@@ -245,6 +265,7 @@ impl LocalWorld {
     pub fn cli_environment(&self) -> Vec<(String, String)> {
         [
             "POOLBROKER_ARM_ENDPOINT",
+            "POOLBROKER_SYNAPSE_ENDPOINT",
             crate::http::EXTRA_CA_CERTS,
             "IDENTITY_ENDPOINT",
             "IDENTITY_HEADER",
@@ -270,6 +291,35 @@ impl LocalWorld {
             ("REQUESTS_CA_BUNDLE".to_owned(), ca),
         ]
     }
+}
+
+/// The Synapse data-plane emulator over HTTPS with the local CA, accepting the JWTs the
+/// managed-identity endpoint issues for `https://dev.azuresynapse.net`, on the ARM emulator's
+/// clock (tests that advance it expire Synapse tokens too).
+async fn start_synapse(
+    arm: &EmulatorState,
+    tls: &LocalTls,
+    port: u16,
+    shutdown: &CancellationToken,
+) -> Result<(SynapseState, SocketAddr), LocalError> {
+    let (listener, addr) = bind("Synapse emulator (HTTPS)", port).await?;
+    let clock = arm.clone();
+    let tokens = JwtAuthority::new(TENANT_ID, move || {
+        (SystemTime::now() + clock.clock_offset())
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+    });
+    let synapse = SynapseState::new(SynapseConfig {
+        tokens: Some(Arc::new(tokens)),
+        ..SynapseConfig::default()
+    });
+    tokio::spawn(azureml_emulator::serve_router(
+        listener,
+        synapse_emulator::router(synapse.clone()),
+        Some(tls.acceptor()),
+        shutdown.clone().cancelled_owned(),
+    ));
+    Ok((synapse, addr))
 }
 
 /// What a Function App's settings would hold in Azure, pointed at the emulators.

@@ -37,10 +37,10 @@ if [[ -z "$bin" ]]; then
   bin="${CARGO_TARGET_DIR:-$repo/target}/release/poolbroker"
 fi
 
-# Four free loopback ports (the OS picks them; the world binds them right after).
-read -r http_port sb_port arm_port identity_port < <("$venv/bin/python" - <<'PY'
+# Five free loopback ports (the OS picks them; the world binds them right after).
+read -r http_port sb_port arm_port identity_port synapse_port < <("$venv/bin/python" - <<'PY'
 import socket
-socks = [socket.socket() for _ in range(4)]
+socks = [socket.socket() for _ in range(5)]
 for s in socks:
     s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])
@@ -63,7 +63,8 @@ trap cleanup EXIT
 
 # A fresh state dir: the CA is generated on this first run, as a new user's would be.
 "$bin" local --app-root "$repo" --http-port "$http_port" --servicebus-port "$sb_port" \
-  --arm-port "$arm_port" --identity-port "$identity_port" --state-dir "$work/state" >"$log" 2>&1 &
+  --arm-port "$arm_port" --identity-port "$identity_port" --synapse-port "$synapse_port" \
+  --state-dir "$work/state" >"$log" 2>&1 &
 pid=$!
 for _ in $(seq 1 300); do
   grep -q "Press ctrl-c to stop" "$log" && break

@@ -305,6 +305,9 @@ fn handle(
         .unwrap_or_else(|| String::from("127.0.0.1"));
     let base_url = format!("{scheme}://{host}");
     let caller = auth::authenticate(state, headers, &base_url)?;
+    if let Some(result) = crate::linked_services::dispatch(state, &method, uri, body) {
+        return result;
+    }
     let path = uri.path();
     let segs = ids::segments(path);
     let route = Route::parse(&segs).ok_or_else(|| {

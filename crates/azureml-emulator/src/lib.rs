@@ -18,6 +18,7 @@ mod faults;
 mod ids;
 mod jobs;
 mod jwt;
+mod linked_services;
 mod msi;
 mod operations;
 mod paging;
@@ -33,6 +34,7 @@ pub use config::{
 pub use faults::{FaultKind, FaultRule, RecordedRequest};
 pub use ids::{uai_client_id, uai_principal_id};
 pub use jobs::JobStatus;
+pub use linked_services::LINKED_SERVICES_API_VERSION;
 pub use msi::{system_client_id, system_principal_id};
 pub use state::{
     DeleteRecord, DemoSeed, EmulatorError, EmulatorState, TENANT_ID, UserAssignedIdentityInfo,

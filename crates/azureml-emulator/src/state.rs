@@ -60,6 +60,7 @@ pub(crate) struct Data {
     pub assets: IndexMap<String, AssetRecord>,
     /// The blob endpoint behind `startPendingUpload` SAS URLs.
     pub blobs: BlobStore,
+    pub linked_services: crate::linked_services::LinkedServices,
 }
 
 /// One DELETE of a compute and the `underlyingResourceAction` it carried (verbatim).

@@ -79,7 +79,9 @@ impl Op {
                     "resource_id": POOL1,
                     "identity": {"type": "user_assigned", "user_assigned_identities": [
                         {"resource_id": uai(1)}, {"resource_id": uai(2)}
-                    ]}
+                    ]},
+                    // azure-ai-ml grants no Synapse roles: compare like with like.
+                    "grant_synapse_access": false
                 }),
             ),
             Op::Show => ("ShowPool", json!({"name": name})),
@@ -90,7 +92,8 @@ impl Op {
                     "name": name,
                     "identity": {"type": "user_assigned", "user_assigned_identities": [
                         {"resource_id": uai(2)}
-                    ]}
+                    ]},
+                    "grant_synapse_access": false
                 }),
             ),
             Op::Detach => ("DetachPool", json!({"name": name})),

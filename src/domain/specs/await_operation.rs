@@ -83,6 +83,15 @@ pub struct AwaitOperation {
     pub deadline: OffsetDateTime,
     /// 1 for the first follow-up.
     pub attempt: u32,
+    /// Grant Synapse access once the operation succeeds (attach / identity update with
+    /// `grant_synapse_access`), and for this linked service's identity too.
+    pub grant: Option<GrantAfter>,
+}
+
+/// The grant an attach or identity update asked for, carried across follow-ups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GrantAfter {
+    pub linked_service: Option<crate::domain::LinkedServiceName>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -99,13 +108,21 @@ impl AwaitOperation {
             reply.insert("replyTo".into(), json!(to));
         }
         reply.insert("correlationId".into(), json!(self.reply.correlation_id));
-        Ok(json!({
+        let mut spec = json!({
             "operation": {"url": self.operation.url, "kind": self.operation.kind.as_str()},
             "action": {"type": self.action.type_str(), "name": self.action.name().as_str()},
             "reply": reply,
             "deadline": deadline,
             "attempt": self.attempt,
-        }))
+        });
+        if let Some(grant) = &self.grant {
+            let mut g = Map::new();
+            if let Some(link) = &grant.linked_service {
+                g.insert("linkedService".into(), json!(link.as_str()));
+            }
+            spec["grantSynapseAccess"] = Value::Object(g);
+        }
+        Ok(spec)
     }
 }
 
@@ -121,7 +138,14 @@ fn format_rfc3339(t: OffsetDateTime) -> Result<String, EncodeError> {
 pub(crate) fn parse(value: &Value, path: &str, errs: &mut FieldErrors) -> Option<AwaitOperation> {
     let f = Fields::of(value, path, errs)?;
     f.deny_unknown(
-        &["operation", "action", "reply", "deadline", "attempt"],
+        &[
+            "operation",
+            "action",
+            "reply",
+            "deadline",
+            "attempt",
+            "grantSynapseAccess",
+        ],
         errs,
     );
     let operation = f
@@ -164,13 +188,33 @@ pub(crate) fn parse(value: &Value, path: &str, errs: &mut FieldErrors) -> Option
             }
         }
     });
+    let grant = match f.get("grantSynapseAccess") {
+        None => Some(None),
+        Some(v) => parse_grant(v, &f.path("grantSynapseAccess"), errs).map(Some),
+    };
     Some(AwaitOperation {
         operation: operation?,
         action: action?,
         reply: reply?,
         deadline: deadline?,
         attempt: attempt?,
+        grant: grant?,
     })
+}
+
+fn parse_grant(v: &Value, path: &str, errs: &mut FieldErrors) -> Option<GrantAfter> {
+    let f = Fields::of(v, path, errs)?;
+    f.deny_unknown(&["linkedService"], errs);
+    let linked_service = if f.contains("linkedService") {
+        Some(super::linked_services::link_name(
+            &f,
+            "linkedService",
+            errs,
+        )?)
+    } else {
+        None
+    };
+    Some(GrantAfter { linked_service })
 }
 
 fn describe(v: &Value) -> String {

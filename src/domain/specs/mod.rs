@@ -3,8 +3,11 @@
 
 pub(crate) mod attach_pool;
 pub(crate) mod await_operation;
+pub(crate) mod check_pool;
 pub(crate) mod detach_pool;
+pub(crate) mod linked_services;
 pub(crate) mod list_pools;
+pub(crate) mod pool_access;
 pub(crate) mod show_pool;
 pub(crate) mod spark_job;
 pub(crate) mod track_job;

@@ -12,6 +12,8 @@ use crate::domain::reader::Fields;
 pub struct UpdatePoolIdentitySpec {
     pub name: ComputeName,
     pub identity: IdentitySpec,
+    /// Make sure the new identities hold Synapse Administrator on the pool (default on).
+    pub grant_synapse_access: bool,
 }
 
 impl UpdatePoolIdentitySpec {
@@ -19,7 +21,11 @@ impl UpdatePoolIdentitySpec {
         let mut identity = self.identity.to_az_yaml();
         // Write the CLI spelling users see in `--identity`.
         identity["type"] = json!(self.identity.identity_type().arm_str());
-        json!({"name": self.name.as_str(), "identity": identity})
+        let mut spec = json!({"name": self.name.as_str(), "identity": identity});
+        if !self.grant_synapse_access {
+            spec["grant_synapse_access"] = json!(false);
+        }
+        spec
     }
 }
 
@@ -29,13 +35,18 @@ pub(crate) fn parse(
     errs: &mut FieldErrors,
 ) -> Option<UpdatePoolIdentitySpec> {
     let f = Fields::of(value, path, errs)?;
-    f.deny_unknown(&["name", "identity"], errs);
+    f.deny_unknown(&["name", "identity", "grant_synapse_access"], errs);
     let name = compute_name(&f, "name", errs);
     let identity = f
         .required("identity", errs)
         .and_then(|v| parse_identity(v, &f.path("identity"), errs));
+    let grant_synapse_access = match f.get("grant_synapse_access") {
+        None => Some(true),
+        Some(_) => f.optional_bool("grant_synapse_access", errs),
+    };
     Some(UpdatePoolIdentitySpec {
         name: name?,
         identity: identity?,
+        grant_synapse_access: grant_synapse_access?,
     })
 }
