@@ -134,9 +134,10 @@ pub struct LocalArgs {
     /// HTTPS port of the ARM / Azure ML emulator (and its blob endpoint for code uploads).
     #[arg(long, default_value_t = 7073)]
     pub arm_port: u16,
-    /// Plain-http loopback port of the managed-identity token endpoint (as App Service's).
-    #[arg(long, default_value_t = 7074)]
-    pub identity_port: u16,
+    /// Plain-http loopback port of the managed-identity token endpoint (as App Service's);
+    /// default 7074, or a free one when `--arm-port 0`.
+    #[arg(long)]
+    pub identity_port: Option<u16>,
     /// Folder for the local world's state: its CA and server certificate live in `tls/`, made
     /// on first run and reused (default: $POOLBROKER_LOCAL_STATE_DIR, else
     /// $XDG_STATE_HOME/poolbroker/local, else ~/.local/state/poolbroker/local).

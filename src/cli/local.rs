@@ -25,7 +25,10 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     options.http_port = args.http_port;
     options.servicebus_port = args.servicebus_port;
     options.arm_port = args.arm_port;
-    options.identity_port = args.identity_port;
+    // `--arm-port 0` asks for free ports: the identity endpoint follows unless given.
+    options.identity_port = args
+        .identity_port
+        .unwrap_or(if args.arm_port == 0 { 0 } else { 7074 });
     if let Some(dir) = args.state_dir {
         options.tls_dir = dir.join("tls");
     }

@@ -54,6 +54,9 @@ const MACHINE_LEARNING: &[&str] = &[
     "2025-10-01-preview",
     "2025-12-01",
     "2026-01-15-preview",
+    // In the specs' readme (`package-2026-07-01`, `package-preview-2026-07-15-preview`).
+    "2026-07-01",
+    "2026-07-15-preview",
 ];
 
 /// The first version folder that has the asset and job resource types (`jobs`, `codes`,

@@ -19,7 +19,7 @@ async fn api_version_is_required_and_validated() {
         error_code(emu.get(&format!("{ws}?api-version=2019-01-01")).await).await;
     assert_eq!((status, code.as_str()), (400, "InvalidApiVersionParameter"));
     assert!(
-        msg.starts_with("The api-version '2019-01-01' is invalid. The supported versions are '2026-01-15-preview,2025-12-01,2025-10-01-preview,"),
+        msg.starts_with("The api-version '2019-01-01' is invalid. The supported versions are '2026-07-15-preview,2026-07-01,2026-01-15-preview,2025-12-01,"),
         "{msg}"
     );
     // Every version azure-ai-ml 1.35.2 sends for workspaces and jobs is served.
