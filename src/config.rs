@@ -49,7 +49,14 @@ pub struct BrokerSettings {
     /// Serverless Spark defaults and job polling (`POOLBROKER_SPARK_*`,
     /// `POOLBROKER_SERVERLESS_IDENTITY`, `POOLBROKER_JOB_POLL_SECS`), checked at start-up.
     pub spark: SparkDefaults,
+    /// `POOLBROKER_INTERNAL_KEY` (a Key Vault reference in Azure): signs the follow-ups the broker
+    /// sends itself, so a message claiming to be one is trusted only when it carries the
+    /// signature. `None`: a random key per process (follow-ups then do not survive a restart).
+    pub internal_key: Option<secrecy::SecretString>,
 }
+
+/// The shortest `POOLBROKER_INTERNAL_KEY` accepted (HMAC-SHA256 wants 32 bytes of secret).
+pub const MIN_INTERNAL_KEY_LEN: usize = 32;
 
 impl BrokerSettings {
     pub fn from_env() -> Result<Self, ConfigError> {
@@ -97,7 +104,18 @@ impl BrokerSettings {
                     }),
             }
         };
+        let internal_key = match lookup("POOLBROKER_INTERNAL_KEY").filter(|v| !v.is_empty()) {
+            Some(key) if key.len() < MIN_INTERNAL_KEY_LEN => {
+                return Err(ConfigError::Invalid {
+                    name: "POOLBROKER_INTERNAL_KEY",
+                    value: format!("({} characters, not shown)", key.len()),
+                    problem: format!("must be at least {MIN_INTERNAL_KEY_LEN} characters"),
+                });
+            }
+            other => other.map(secrecy::SecretString::from),
+        };
         Ok(Self {
+            internal_key,
             default_workspace,
             allowed_scopes,
             commands_queue: non_empty("POOLBROKER_COMMANDS_QUEUE")

@@ -83,3 +83,32 @@ pub fn shared_client() -> Result<reqwest::Client, HttpClientError> {
     let client = builder.build().map_err(HttpClientError::Build)?;
     Ok(CLIENT.get_or_init(|| client).clone())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn extra_ca_errors_name_the_setting_and_the_file() {
+        let missing = std::env::temp_dir().join("poolbroker-no-such-ca.pem");
+        let err = load_extra_cas(&missing).expect_err("missing file");
+        let text = err.to_string();
+        assert!(
+            text.starts_with(EXTRA_CA_CERTS) && text.contains("poolbroker-no-such-ca.pem"),
+            "{text}"
+        );
+
+        let not_pem =
+            std::env::temp_dir().join(format!("poolbroker-not-pem-{}.pem", std::process::id()));
+        std::fs::write(&not_pem, "this is not a certificate").unwrap();
+        let err = load_extra_cas(&not_pem).expect_err("no certificate");
+        assert!(
+            matches!(
+                err,
+                HttpClientError::EmptyExtraCa { .. } | HttpClientError::ParseExtraCa { .. }
+            ),
+            "{err}"
+        );
+        std::fs::remove_file(&not_pem).unwrap();
+    }
+}

@@ -39,6 +39,18 @@ pub fn is_retryable_transport(err: &reqwest::Error) -> bool {
     err.is_connect() || err.is_timeout() || err.is_request() || err.is_body()
 }
 
+/// Whether a request that failed in transit may be sent again. A read may; a write (PUT, PATCH,
+/// DELETE, POST) only when the connection was never made: after a timeout or a reset the write
+/// may already be in ARM's hands, and a second one would start a second operation. The caller
+/// then gets a transient error and re-reads the resource before deciding anything.
+pub fn may_resend(method: &http::Method, err: &reqwest::Error) -> bool {
+    let read = matches!(
+        *method,
+        http::Method::GET | http::Method::HEAD | http::Method::OPTIONS
+    );
+    is_retryable_transport(err) && (read || err.is_connect())
+}
+
 /// How long the server asked us to wait: `retry-after-ms`, `x-ms-retry-after-ms`, then
 /// `Retry-After` (delta-seconds or an HTTP-date, relative to `now`). Unparseable values are ignored.
 pub fn server_hint(headers: &HeaderMap, now: SystemTime) -> Option<Duration> {

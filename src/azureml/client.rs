@@ -16,8 +16,7 @@ use super::credential::{ARM_SCOPE, AuthError, TokenSource};
 use super::error::{ArmError, error_code_and_message};
 use super::options::ArmClientOptions;
 use crate::retry::{
-    RetryDecision, RetryPolicy, is_retryable_status, is_retryable_transport, random_jitter,
-    server_hint,
+    RetryDecision, RetryPolicy, is_retryable_status, may_resend, random_jitter, server_hint,
 };
 use crate::telemetry::{self, fields};
 
@@ -348,7 +347,7 @@ impl ArmClient {
             Err(source) => {
                 span.record(fields::ERROR_TYPE, transport_error_type(&source));
                 return Ok(Attempt::Failed(Failure {
-                    retryable: is_retryable_transport(&source),
+                    retryable: may_resend(method, &source),
                     status: None,
                     hint: None,
                     kind: FailureKind::Transport(source),

@@ -57,6 +57,13 @@ pub enum ArmError {
     },
     #[error("unexpected ARM response: {what}")]
     InvalidResponse { what: String },
+    /// ARM accepted a write, but the operation it started could not be followed (its URL was
+    /// foreign, a redirect, or unreadable): the change may be happening all the same.
+    #[error("ARM accepted the change, but its operation could not be followed: {source}")]
+    Unfollowable {
+        #[source]
+        source: Box<ArmError>,
+    },
     /// A 2xx body that is not the resource model poolbroker expects.
     #[error("unexpected ARM response: the {what} body does not have the expected shape: {source}")]
     Decode {
@@ -81,6 +88,7 @@ impl ArmError {
             Self::Throttled { .. } | Self::Transport { .. } => true,
             Self::Auth(e) => e.is_transient(),
             Self::ForeignUrl { .. }
+            | Self::Unfollowable { .. }
             | Self::LroFailed { .. }
             | Self::InvalidResponse { .. }
             | Self::Decode { .. }

@@ -78,11 +78,29 @@ impl ArmClient {
     ) -> Result<LroOutcome<T>, ArmError> {
         let ctx = self.call_context();
         self.drive(&ctx, op.clone(), budget, true)
-            .await?
+            .await
+            .map_err(after_acceptance)?
             .decode("operation result")
     }
 
+    /// Follows the operation a write started. ARM has accepted the write by now, so a permanent
+    /// failure to follow it (a foreign or unreadable operation URL, a redirect) is reported as
+    /// [`ArmError::Unfollowable`]: the change may be under way, and callers must not call that
+    /// "nothing changed".
     pub(crate) async fn follow(
+        &self,
+        ctx: &CallContext,
+        method: &Method,
+        resource_url: &Url,
+        initial: ArmResponse,
+        budget: Duration,
+    ) -> Result<LroOutcome<Value>, ArmError> {
+        self.follow_accepted(ctx, method, resource_url, initial, budget)
+            .await
+            .map_err(after_acceptance)
+    }
+
+    async fn follow_accepted(
         &self,
         ctx: &CallContext,
         method: &Method,
@@ -220,6 +238,23 @@ impl ArmClient {
             .send(ctx, Method::GET, resource_url, None, None)
             .await?;
         Ok(LroOutcome::Done(non_null(resource.body)))
+    }
+}
+
+/// Transient errors stay transient (a redelivery re-reads the resource) and an operation that
+/// ended Failed stays itself; anything else means the operation could not be followed.
+fn after_acceptance(err: ArmError) -> ArmError {
+    if err.is_transient()
+        || matches!(
+            err,
+            ArmError::LroFailed { .. } | ArmError::Unfollowable { .. }
+        )
+    {
+        err
+    } else {
+        ArmError::Unfollowable {
+            source: Box::new(err),
+        }
     }
 }
 

@@ -22,6 +22,8 @@ pub const ENV_API_VERSION: &str = "POOLBROKER_ARM_API_VERSION";
 pub const ENV_MAX_RETRIES: &str = "POOLBROKER_ARM_MAX_RETRIES";
 /// The most time one ARM request may spend on retries, in seconds.
 pub const ENV_RETRY_MAX_ELAPSED: &str = "POOLBROKER_ARM_RETRY_MAX_ELAPSED_SECS";
+/// How long one ARM request may take, in milliseconds (default 30 s).
+pub const ENV_REQUEST_TIMEOUT_MS: &str = "POOLBROKER_ARM_REQUEST_TIMEOUT_MS";
 
 /// Everything an [`ArmClient`](super::ArmClient) can be tuned with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,6 +115,10 @@ impl ArmClientOptions {
         if let Some(raw) = lookup(ENV_RETRY_MAX_ELAPSED).filter(|v| !v.trim().is_empty()) {
             options.retry.max_elapsed =
                 Duration::from_secs(parse_number(ENV_RETRY_MAX_ELAPSED, &raw, 0, 600)?);
+        }
+        if let Some(raw) = lookup(ENV_REQUEST_TIMEOUT_MS).filter(|v| !v.trim().is_empty()) {
+            options.request_timeout =
+                Duration::from_millis(parse_number(ENV_REQUEST_TIMEOUT_MS, &raw, 100, 600_000)?);
         }
         Ok(options)
     }

@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 
 use super::error_code::ErrorCode;
 use super::field_error::{FieldError, FieldErrors, quote};
-use super::reader::Fields;
+use super::reader::{Fields, StrictError, strict_json, strict_yaml};
 use super::spark::JobName;
 use super::specs::attach_pool::{self, AttachPoolSpec, SYNAPSE_SPARK};
 use super::specs::await_operation::{self, AwaitOperation, EncodeError};
@@ -250,29 +250,41 @@ fn decode(body: &[u8], format: Option<Format>) -> Result<(Value, Format), Comman
         Format::Yaml
     });
     match format {
-        Format::Json => serde_json::from_str::<Value>(text)
-            .map(|v| (v, Format::Json))
-            .map_err(|e| CommandError::NotJson {
+        Format::Json => match strict_json(text) {
+            Ok(v) => Ok((v, Format::Json)),
+            Err(StrictError::Duplicate(path)) => Err(duplicate_key(path)),
+            Err(StrictError::Syntax(e)) => Err(CommandError::NotJson {
                 line: e.line(),
                 column: e.column(),
                 message: bare_message(e.to_string(), e.line(), e.column()),
             }),
+        },
         Format::Yaml if flow_depth(text) > MAX_FLOW_DEPTH => Err(CommandError::NotYaml {
             line: 0,
             column: 0,
             message: format!("nesting deeper than {MAX_FLOW_DEPTH} levels"),
         }),
-        Format::Yaml => serde_yaml_ng::from_str::<Value>(text)
-            .map(|v| (v, Format::Yaml))
-            .map_err(|e| {
+        Format::Yaml => match strict_yaml(text) {
+            Ok(v) => Ok((v, Format::Yaml)),
+            Err(StrictError::Duplicate(path)) => Err(duplicate_key(path)),
+            Err(StrictError::Syntax(e)) => {
                 let (line, column) = e.location().map_or((0, 0), |l| (l.line(), l.column()));
-                CommandError::NotYaml {
+                Err(CommandError::NotYaml {
                     line,
                     column,
                     message: bare_message(e.to_string(), line, column),
-                }
-            }),
+                })
+            }
+        },
     }
+}
+
+/// A repeated key is refused rather than letting the last one win unseen.
+fn duplicate_key(path: String) -> CommandError {
+    CommandError::Invalid(vec![FieldError::new(
+        path,
+        "appears more than once in the same object; each key may be given only once",
+    )])
 }
 
 /// Parse one message body. `content_type` is the Service Bus `ContentType` (or HTTP header), if any.

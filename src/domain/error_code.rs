@@ -59,6 +59,12 @@ error_codes! {
     JobCanceled,
     JobDeadlineExceeded,
     OperationDeadlineExceeded,
+    /// A follow-up whose operation URL is not on the configured ARM endpoint.
+    OperationUrlNotAllowed,
+    /// ARM accepted a write whose operation cannot be followed.
+    OperationNotFollowed,
+    /// A broker-internal kind (a follow-up) arrived without the broker's own signature.
+    InternalCommandNotAuthenticated,
     /// ARM sent something that is not the resource asked for.
     UnexpectedArmResponse,
     /// ARM refused without a code of its own.

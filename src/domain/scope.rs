@@ -12,6 +12,9 @@ use super::workspace_id::WorkspaceId;
 const WHAT: &str = "a scope allow-list entry";
 const SHAPE: &str = "/subscriptions/{subscriptionId}[/resourceGroups/{resourceGroup}[/providers/Microsoft.MachineLearningServices/workspaces/{name}]] or *";
 
+/// `subscriptions/{id}/resourceGroups/{name}`.
+const RESOURCE_GROUP_SEGMENTS: usize = 4;
+
 /// ARM id prefixes, matched case-insensitively on whole segments (`/subscriptions/S/resourceGroups/rg`
 /// allows `rg` but not `rg2`). An empty list allows nothing; `*` allows everything.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -63,14 +66,31 @@ impl ScopeAllowList {
     }
 
     pub fn allows(&self, ws: &WorkspaceId) -> bool {
+        self.allows_id(&ws.arm_id(), usize::MAX)
+    }
+
+    /// Whether a resource a command *refers to* (a Synapse pool, a user-assigned identity, an
+    /// asset) lies inside the allowed scopes. Such resources live beside the workspace, not in
+    /// it, so an entry naming a workspace counts here for the workspace's resource group; an id
+    /// in another resource group or subscription is refused.
+    pub fn allows_referenced(&self, arm_id: &str) -> bool {
+        self.allows_id(arm_id, RESOURCE_GROUP_SEGMENTS)
+    }
+
+    /// Segment-prefix match of `arm_id` against every entry cut to at most `depth` segments.
+    fn allows_id(&self, arm_id: &str, depth: usize) -> bool {
         if self.any {
             return true;
         }
-        let id = ws.arm_id().to_ascii_lowercase();
+        let id = arm_id.to_ascii_lowercase();
         let segs: Vec<&str> = id.trim_start_matches('/').split('/').collect();
-        self.prefixes
-            .iter()
-            .any(|p| p.len() <= segs.len() && p.iter().zip(&segs).all(|(a, b)| a == b))
+        if segs.iter().any(|s| s.is_empty() || *s == "." || *s == "..") {
+            return false;
+        }
+        self.prefixes.iter().any(|p| {
+            let p = &p[..p.len().min(depth)];
+            p.len() <= segs.len() && p.iter().zip(&segs).all(|(a, b)| a == b)
+        })
     }
 
     pub fn is_empty(&self) -> bool {
@@ -145,6 +165,34 @@ mod tests {
         let empty = ScopeAllowList::parse(" , ").unwrap();
         assert!(empty.is_empty());
         assert!(!empty.allows(&ws("rg", "mlw")));
+    }
+
+    #[test]
+    fn referenced_ids_must_be_in_an_allowed_resource_group() {
+        let ws_entry = ScopeAllowList::parse(&ws("rg", "mlw").arm_id()).unwrap();
+        let pool = format!(
+            "/subscriptions/{SUB}/resourceGroups/RG/providers/Microsoft.Synapse/workspaces/s/bigDataPools/p"
+        );
+        assert!(ws_entry.allows_referenced(&pool), "same resource group");
+        assert!(!ws_entry.allows_referenced(&pool.replace("/RG/", "/rg2/")));
+        assert!(
+            !ws_entry.allows_referenced(&pool.replace(SUB, "00000000-0000-0000-0000-000000000009"))
+        );
+        assert!(
+            !ws_entry
+                .allows_referenced(&format!("/subscriptions/{SUB}/resourceGroups/rg/../other"))
+        );
+        assert!(
+            !ws_entry.allows(&ws("rg", "mlw2")),
+            "workspaces still match whole entries"
+        );
+        let sub_entry = ScopeAllowList::parse(&format!("/subscriptions/{SUB}")).unwrap();
+        assert!(sub_entry.allows_referenced(&pool.replace("/RG/", "/rg2/")));
+        assert!(
+            ScopeAllowList::parse("*")
+                .unwrap()
+                .allows_referenced("/subscriptions/x")
+        );
     }
 
     #[test]

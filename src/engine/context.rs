@@ -11,6 +11,8 @@ pub struct CommandContext {
     /// The Service Bus MessageId (jobs derive their deterministic names from it).
     pub message_id: Option<String>,
     pub now: OffsetDateTime,
+    /// When this command was first put off because its compute was busy (a deferred copy).
+    pub deferred_since: Option<OffsetDateTime>,
 }
 
 impl CommandContext {
@@ -20,6 +22,7 @@ impl CommandContext {
             reply_to: None,
             message_id: None,
             now,
+            deferred_since: None,
         }
     }
 }

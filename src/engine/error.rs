@@ -92,16 +92,6 @@ pub enum EngineError {
     /// invocation fails so Service Bus redelivers the message.
     #[error("transient: {0}")]
     Arm(#[source] Box<ArmError>),
-    /// An earlier operation on the compute is still running after this invocation's budget;
-    /// a redelivery finds it settled.
-    #[error(
-        "transient: compute '{compute}' in workspace {workspace} is {state}: an earlier operation on it is still running"
-    )]
-    OperationInProgress {
-        compute: String,
-        workspace: String,
-        state: String,
-    },
     /// ARM answered without something it always sends (a workspace's location, the compute after
     /// its operation succeeded); read again on redelivery.
     #[error("transient: ARM returned {what}")]

@@ -302,6 +302,7 @@ impl JobRun<'_> {
             envelope,
             delay: defaults.poll_interval,
             kind: SUBMIT.to_owned(),
+            deferred_since: None,
         }))
     }
 }

@@ -8,12 +8,13 @@ mod error;
 mod jobs;
 mod outcome;
 mod pools;
+mod scopes;
 mod workspace;
 
 pub use cleanup::{CleanupFailure, CleanupReport, DetachedPool, FailedPool, KeptPool};
 pub use context::CommandContext;
 pub use error::{EngineError, Rejection};
-pub use outcome::{FollowUp, Outcome, Reply, ReplyBody, ReplyStatus};
+pub use outcome::{DEFERRED_SINCE_PROPERTY, FollowUp, Outcome, Reply, ReplyBody, ReplyStatus};
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -54,10 +55,12 @@ impl Engine {
         ctx: &CommandContext,
     ) -> Result<Outcome, EngineError> {
         let workspace = self.resolve_workspace(envelope)?;
+        self.check_referenced_ids(envelope)?;
         let arm = self.arm_for(ctx);
         let kind = envelope.command.kind();
         let run = pools::PoolRun {
             engine: self,
+            envelope,
             arm: &arm,
             workspace: &workspace,
             ctx,

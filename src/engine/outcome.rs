@@ -147,7 +147,14 @@ pub struct FollowUp {
     /// When to deliver it (the operation's Retry-After, or the default poll interval).
     pub delay: Duration,
     pub kind: String,
+    /// Set when the follow-up is the sender's own command put off because the compute was busy
+    /// with an earlier operation: when it was first put off, so the deferrals end at the
+    /// operation deadline. The handler carries it as [`DEFERRED_SINCE_PROPERTY`].
+    pub deferred_since: Option<time::OffsetDateTime>,
 }
+
+/// The application property carrying [`FollowUp::deferred_since`] (RFC 3339).
+pub const DEFERRED_SINCE_PROPERTY: &str = "poolbroker-deferred-since";
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Outcome {

@@ -18,6 +18,8 @@ const LIST_REPLY_BUDGET: usize = 200 * 1024;
 
 pub(super) struct PoolRun<'a> {
     pub engine: &'a Engine,
+    /// The command as received, for putting it off while its compute is busy.
+    pub envelope: &'a Envelope,
     pub arm: &'a ArmClient,
     pub workspace: &'a WorkspaceId,
     pub ctx: &'a CommandContext,
@@ -30,7 +32,10 @@ impl PoolRun<'_> {
         desired.tags.insert(MANAGED_TAG.into(), "true".into());
         let name = &desired.name;
         let current = match self.current(name).await? {
-            Some(pool) => self.settled(name, pool).await?,
+            Some(pool) => match self.settled(name, pool).await? {
+                Settled::Ready(pool) => pool.map(|pool| *pool),
+                Settled::Busy(state) => return self.defer(name, &state),
+            },
             None => None,
         };
         if let Some(current) = current {
@@ -82,8 +87,10 @@ impl PoolRun<'_> {
     ) -> Result<Outcome, EngineError> {
         let name = &spec.name;
         let current = self.require(name).await?;
-        let Some(current) = self.settled(name, current).await? else {
-            return Err(not_attached(name, self.workspace));
+        let current = match self.settled(name, current).await? {
+            Settled::Ready(Some(pool)) => *pool,
+            Settled::Ready(None) => return Err(not_attached(name, self.workspace)),
+            Settled::Busy(state) => return self.defer(name, &state),
         };
         if identity_matches(Some(&spec.identity), current.identity.as_ref())
             && provisioned(&current)
@@ -120,7 +127,23 @@ impl PoolRun<'_> {
                 )));
             }
         }
-        let outcome = match self.arm.detach_compute(self.workspace, name).await {
+        let mut outcome = self.arm.detach_compute(self.workspace, name).await;
+        // 409: an operation is running on the compute, typically the DELETE of an earlier
+        // delivery of this very command whose follow-up was lost. Wait for it like attach does,
+        // then detach (again) only if the compute is still there.
+        if matches!(&outcome, Err(e) if e.status() == Some(409)) {
+            let Some(pool) = self.current(name).await? else {
+                return Ok(Outcome::Reply(self.detached_reply(name)));
+            };
+            match self.settled(name, pool).await? {
+                Settled::Ready(None) => return Ok(Outcome::Reply(self.detached_reply(name))),
+                Settled::Ready(Some(_)) => {
+                    outcome = self.arm.detach_compute(self.workspace, name).await;
+                }
+                Settled::Busy(state) => return self.defer(name, &state),
+            }
+        }
+        let outcome = match outcome {
             Ok(None) => {
                 let mut reply = Reply::succeeded(self.kind).with_message(format!(
                     "'{name}' is not attached to workspace {}: nothing to detach",
@@ -192,6 +215,7 @@ impl PoolRun<'_> {
                 ),
             )));
         }
+        self.check_operation_url(&op.operation.url)?;
         let operation = PendingOperation {
             operation: op.operation.clone(),
             resource_url: self.arm.compute_resource_url(self.workspace, name),
@@ -203,6 +227,32 @@ impl PoolRun<'_> {
             .resume(&operation, self.arm.options().lro.budget)
             .await;
         self.finish(op.action.clone(), outcome, Some(op))
+    }
+
+    /// A follow-up's operation URL must be an ARM operation of the workspace's subscription on
+    /// the configured ARM endpoint: the broker polls it with its own token.
+    fn check_operation_url(&self, raw: &str) -> Result<(), EngineError> {
+        let endpoint = &self.arm.options().endpoint;
+        let inside =
+            format!("/subscriptions/{}/", self.workspace.subscription_id()).to_ascii_lowercase();
+        let ok = url::Url::parse(raw).is_ok_and(|u| {
+            u.origin() == endpoint.origin()
+                && u.path().to_ascii_lowercase().starts_with(&inside)
+                && !u.path().split('/').any(|seg| seg == "..")
+        });
+        if ok {
+            return Ok(());
+        }
+        Err(Rejection::new(
+            ErrorCode::OperationUrlNotAllowed,
+            format!(
+                "spec.operation.url: the broker follows only ARM operations of subscription {} on {}",
+                self.workspace.subscription_id(),
+                endpoint.origin().ascii_serialization()
+            ),
+        )
+        .field("spec.operation.url", "not an ARM operation inside the allowed scopes")
+        .into())
     }
 
     /// Turns an operation's state into the reply, or into a follow-up when it is still running.
@@ -223,6 +273,21 @@ impl PoolRun<'_> {
                     EngineError::Rejected(error) => Ok(Outcome::Reply(Reply::failed(kind, *error))),
                     transient => Err(transient),
                 };
+            }
+            // ARM accepted the write, but where it said to watch the operation is not somewhere
+            // the broker will send its token: the change may well be happening, so this is not
+            // a rejection ("nothing changed") but a failure to follow it.
+            Err(err @ ArmError::Unfollowable { .. }) => {
+                return Ok(Outcome::Reply(Reply::failed(
+                    kind,
+                    Rejection::new(
+                        ErrorCode::OperationNotFollowed,
+                        format!(
+                            "'{}': {err}; check the compute with ShowPool",
+                            action.name().as_str()
+                        ),
+                    ),
+                )));
             }
             Err(err) => return Err(err.into()),
         };
@@ -259,10 +324,11 @@ impl PoolRun<'_> {
                         },
                     ),
                 };
-                let delay = op
-                    .retry_after
-                    .unwrap_or(self.arm.options().lro.default_poll_interval)
-                    .max(Duration::from_secs(1));
+                let delay = follow_up_delay(
+                    op.retry_after,
+                    self.arm.options().lro.default_poll_interval,
+                    deadline - self.ctx.now,
+                );
                 let follow = AwaitOperation {
                     operation: op.operation,
                     action,
@@ -276,6 +342,7 @@ impl PoolRun<'_> {
                     envelope,
                     delay,
                     kind: kind.to_owned(),
+                    deferred_since: None,
                 }))
             }
         }
@@ -294,6 +361,45 @@ impl PoolRun<'_> {
             .ok_or_else(|| not_attached(name, self.workspace))
     }
 
+    fn detached_reply(&self, name: &ComputeName) -> Reply {
+        Reply::succeeded(self.kind).with_message(format!(
+            "detached '{name}' from workspace {}; the Synapse pool itself is untouched",
+            self.workspace.name()
+        ))
+    }
+
+    /// Puts the command off while an earlier operation on its compute runs: the same command is
+    /// scheduled again and this delivery completes, so a long operation neither burns the
+    /// message's deliveries nor holds an invocation for a whole budget. Past the operation
+    /// deadline (counted from the first deferral) it is given up with a `Failed` reply.
+    fn defer(&self, name: &ComputeName, state: &str) -> Result<Outcome, EngineError> {
+        let since = self.ctx.deferred_since.unwrap_or(self.ctx.now);
+        let deadline = since + self.engine.settings.operation_deadline;
+        if self.ctx.now > deadline {
+            return Ok(Outcome::Reply(Reply::failed(
+                self.kind,
+                Rejection::new(
+                    ErrorCode::OperationDeadlineExceeded,
+                    format!(
+                        "compute '{name}' stayed {state} (an earlier operation on it) until the operation deadline; nothing was sent; check it with ShowPool and send the command again"
+                    ),
+                ),
+            )));
+        }
+        let mut envelope = self.envelope.clone();
+        envelope.workspace = Some(self.workspace.clone());
+        Ok(Outcome::FollowUp(FollowUp {
+            envelope,
+            delay: follow_up_delay(
+                None,
+                self.arm.options().lro.default_poll_interval,
+                deadline - self.ctx.now,
+            ),
+            kind: self.kind.to_owned(),
+            deferred_since: Some(since),
+        }))
+    }
+
     /// Waits, within the invocation's LRO budget, for an operation already running on the
     /// compute to end. Its URL is lost when the invocation that started it died (a crash, a lost
     /// lock), so the resource itself is watched. `None`: the compute went away meanwhile.
@@ -304,26 +410,23 @@ impl PoolRun<'_> {
         &self,
         name: &ComputeName,
         mut pool: AttachedPool,
-    ) -> Result<Option<AttachedPool>, EngineError> {
+    ) -> Result<Settled, EngineError> {
         let lro = self.arm.options().lro;
+        let window = lro.budget.min(SETTLE_WINDOW);
         let started = tokio::time::Instant::now();
         let mut wait = FIRST_SETTLE_POLL;
         while let Some(state) = running_operation(&pool) {
-            if started.elapsed().saturating_add(wait) > lro.budget {
-                return Err(EngineError::OperationInProgress {
-                    compute: name.to_string(),
-                    workspace: self.workspace.name().to_owned(),
-                    state: state.to_owned(),
-                });
+            if started.elapsed().saturating_add(wait) > window {
+                return Ok(Settled::Busy(state.to_owned()));
             }
             tokio::time::sleep(wait).await;
             wait = (wait * 2).min(lro.default_poll_interval.max(FIRST_SETTLE_POLL));
             match self.current(name).await? {
                 Some(next) => pool = next,
-                None => return Ok(None),
+                None => return Ok(Settled::Ready(None)),
             }
         }
-        Ok(Some(pool))
+        Ok(Settled::Ready(Some(Box::new(pool))))
     }
 
     async fn running_jobs(&self, name: &ComputeName) -> Result<Vec<String>, EngineError> {
@@ -338,6 +441,36 @@ impl PoolRun<'_> {
             .collect())
     }
 }
+
+/// The longest a follow-up is put off, whatever `Retry-After` says: ARM asks for seconds to a
+/// minute; a larger value is a fault (or a hostile answer) that must not park an operation for days.
+pub(super) const MAX_FOLLOW_UP_DELAY: Duration = Duration::from_secs(10 * 60);
+
+/// When to look at a running operation again: ARM's hint (else the default), at least a second,
+/// at most [`MAX_FOLLOW_UP_DELAY`] and never past the deadline (so that follow-up can report it).
+pub(super) fn follow_up_delay(
+    hint: Option<Duration>,
+    default: Duration,
+    until_deadline: time::Duration,
+) -> Duration {
+    let left = Duration::try_from(until_deadline).unwrap_or(Duration::ZERO);
+    hint.unwrap_or(default)
+        .min(MAX_FOLLOW_UP_DELAY)
+        .min(left + Duration::from_secs(1))
+        .max(Duration::from_secs(1))
+}
+
+/// What a compute with an earlier operation came to within [`SETTLE_WINDOW`].
+enum Settled {
+    /// No operation running (`None`: the compute went away meanwhile).
+    Ready(Option<Box<AttachedPool>>),
+    /// Still running, in this provisioning state: put the command off.
+    Busy(String),
+}
+
+/// How long one invocation watches a busy compute before putting the command off. Short: on
+/// Azure an operation takes minutes, and a deferral costs one read where waiting costs polls.
+const SETTLE_WINDOW: Duration = Duration::from_secs(4);
 
 /// First wait before re-reading a compute whose operation is running; ARM sends no
 /// `Retry-After` on a resource GET.
@@ -380,4 +513,29 @@ fn parse_pool(compute: &ComputeResource) -> Result<AttachedPool, EngineError> {
             e.to_string(),
         ))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn follow_up_delay_is_bounded_by_the_cap_and_the_deadline() {
+        let s = Duration::from_secs;
+        let hours = time::Duration::hours(6);
+        assert_eq!(
+            follow_up_delay(Some(s(999_999)), s(5), hours),
+            MAX_FOLLOW_UP_DELAY
+        );
+        assert_eq!(follow_up_delay(None, s(5), hours), s(5));
+        assert_eq!(follow_up_delay(Some(s(0)), s(5), hours), s(1));
+        assert_eq!(
+            follow_up_delay(Some(s(300)), s(5), time::Duration::seconds(30)),
+            s(31)
+        );
+        assert_eq!(
+            follow_up_delay(Some(s(300)), s(5), time::Duration::seconds(-30)),
+            s(1)
+        );
+    }
 }

@@ -8,12 +8,15 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use super::error::HandlerError;
+use super::internal_auth::SIGNATURE_PROPERTY;
 use super::state::AppState;
 use super::traced;
-use crate::domain::{Command, CommandError, Envelope, parse_command};
-use crate::engine::{CommandContext, EngineError, FollowUp, Outcome, Rejection, Reply};
+use crate::domain::{Command, CommandError, Envelope, ErrorCode, parse_command};
+use crate::engine::{
+    CommandContext, DEFERRED_SINCE_PROPERTY, EngineError, FollowUp, Outcome, Rejection, Reply,
+};
 use crate::functions::{InvocationRequest, InvocationResponse, ServiceBusDelivery};
-use crate::servicebus::{MessageSender, OutboundMessage, SendError};
+use crate::servicebus::{MAX_BODY_BYTES, MessageSender, OutboundMessage, SendError, bounded_json};
 use crate::telemetry::{self, Trigger, fields};
 use tracing::Instrument;
 
@@ -66,6 +69,11 @@ async fn process(
     let mut ctx = CommandContext::new(correlation_id, now);
     ctx.reply_to = delivery.reply_to.clone();
     ctx.message_id = delivery.message_id.clone();
+    // Only ever shortens how long this sender's own command is put off; a future date is now.
+    ctx.deferred_since = delivery
+        .property(DEFERRED_SINCE_PROPERTY)
+        .and_then(|v| OffsetDateTime::parse(v, &Rfc3339).ok())
+        .map(|t| t.min(now));
 
     let envelope = match parsed {
         Ok(envelope) => envelope,
@@ -76,6 +84,21 @@ async fn process(
             return reject(&state, &ctx, &delivery, &kind, rejection, &span).await;
         }
     };
+    if is_follow_up(&envelope.command)
+        && let Err(why) = verify_own(&state, &envelope, &delivery)
+    {
+        // The reply goes to the message's own route, never to the one its spec claims.
+        let kind = envelope.command.kind();
+        span.record(fields::COMMAND_KIND, kind);
+        let rejection = Rejection::new(
+            ErrorCode::InternalCommandNotAuthenticated,
+            format!(
+                "kind: {kind} is a follow-up only poolbroker sends itself, and this message is not provably its own ({why}); nothing was run"
+            ),
+        )
+        .field("kind", "reserved for the broker's own follow-ups");
+        return reject(&state, &ctx, &delivery, kind, rejection, &span).await;
+    }
     adopt_reply_route(&mut ctx, &envelope);
     let kind = reply_kind(&envelope);
     span.record(fields::COMMAND_KIND, kind);
@@ -123,6 +146,22 @@ fn is_follow_up(command: &Command) -> bool {
         command,
         Command::AwaitOperation(_) | Command::TrackSparkJob(_)
     )
+}
+
+/// Whether a follow-up carries the broker's signature over its canonical form (command,
+/// workspace, reply route, deadline): re-encoded from the parsed message, so the check does not
+/// depend on how the host passed the body on.
+fn verify_own(
+    state: &AppState,
+    envelope: &Envelope,
+    delivery: &ServiceBusDelivery,
+) -> Result<(), String> {
+    let canonical = envelope.to_bytes().map_err(|e| e.to_string())?;
+    state
+        .inner
+        .signer
+        .verify(&canonical, delivery.property(SIGNATURE_PROPERTY))
+        .map_err(|e| e.to_string())
 }
 
 /// A follow-up carries the original sender's reply route; its own message has none.
@@ -177,7 +216,7 @@ async fn reject(
     rejection: Rejection,
     span: &tracing::Span,
 ) -> Result<InvocationResponse, HandlerError> {
-    tracing::warn!(kind, code = %rejection.code, "command rejected: {}", rejection.message);
+    tracing::warn!(kind, code = %rejection.code, "command rejected: {}", log_excerpt(&rejection.message));
     span.record(fields::OUTCOME, "rejected");
     telemetry::record_error(span, rejection.code.as_str(), &rejection.message);
     telemetry::metrics().record_command(kind, "rejected");
@@ -190,12 +229,24 @@ async fn reject(
         "error": rejection.to_json(),
         "originalMessage": original_message(delivery),
     });
+    let (rejected, _) = bounded_json(rejected, MAX_BODY_BYTES);
     Ok(InvocationResponse::default()
         .with_output(REJECTED_BINDING, rejected)
         .with_logs(vec![format!(
             "{kind} rejected ({}): {}",
-            rejection.code, rejection.message
+            rejection.code,
+            log_excerpt(&rejection.message)
         )]))
+}
+
+/// A rejection can echo a sender's whole (oversized) input; logs get the start of it.
+fn log_excerpt(text: &str) -> &str {
+    const MAX: usize = 2048;
+    let mut end = text.len().min(MAX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
 }
 
 fn original_message(delivery: &ServiceBusDelivery) -> Value {
@@ -230,8 +281,12 @@ async fn send_reply(
         .reply_to
         .clone()
         .unwrap_or_else(|| state.inner.engine.settings().reply_queue.clone());
+    let (body, cut) = bounded_json(reply.to_json(&ctx.correlation_id), MAX_BODY_BYTES);
+    if cut {
+        tracing::warn!(correlation_id = %ctx.correlation_id, "reply cut to fit one Service Bus message");
+    }
     let message = OutboundMessage {
-        body: reply.to_json(&ctx.correlation_id).to_string(),
+        body: body.to_string(),
         content_type: Some("application/json".into()),
         correlation_id: Some(ctx.correlation_id.clone()),
         subject: Some(format!("{}.{}", reply.kind, reply.status.as_str())),
@@ -268,7 +323,20 @@ async fn schedule_follow_up(
         .map_err(HandlerError::Encode)?;
     let queue = state.inner.engine.settings().commands_queue.clone();
     let due = ctx.now + follow_up.delay;
+    let mut properties = vec![(
+        SIGNATURE_PROPERTY.to_owned(),
+        state.inner.signer.sign(&body),
+    )];
+    if let Some(since) = follow_up.deferred_since {
+        properties.push((
+            DEFERRED_SINCE_PROPERTY.to_owned(),
+            since.format(&Rfc3339).unwrap_or_default(),
+        ));
+    }
     let message = OutboundMessage {
+        application_properties: properties,
+        // A deferred command is the sender's own: its reply goes where the original's would.
+        reply_to: follow_up.deferred_since.and(ctx.reply_to.clone()),
         body: String::from_utf8_lossy(&body).into_owned(),
         content_type: Some("application/json".into()),
         correlation_id: Some(ctx.correlation_id.clone()),

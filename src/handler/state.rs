@@ -7,6 +7,8 @@ use crate::hooks::HooksConfig;
 use crate::servicebus::MessageSender;
 use crate::telemetry::TelemetryGuard;
 
+use super::internal_auth::InternalSigner;
+
 /// Shared by every invocation.
 #[derive(Clone)]
 pub struct AppState {
@@ -23,6 +25,8 @@ pub(crate) struct Inner {
     pub cleanup: Vec<(WorkspaceId, CleanupPolicy)>,
     /// Flushed before each response; `None` in tests that install no telemetry.
     pub telemetry: Option<Arc<TelemetryGuard>>,
+    /// Signs the follow-ups the broker sends itself and checks those it receives.
+    pub signer: InternalSigner,
 }
 
 impl AppState {
@@ -50,8 +54,10 @@ impl AppState {
                 .map(|ws| vec![(ws, CleanupPolicy::default())])
                 .unwrap_or_default(),
         };
+        let signer = InternalSigner::new(engine.settings().internal_key.as_ref());
         Self {
             inner: Arc::new(Inner {
+                signer,
                 engine,
                 sender,
                 hooks,

@@ -13,6 +13,8 @@ pub const LOCAL_NAMESPACE: &str = "poolbroker-local.servicebus.windows.net";
 pub const LOCAL_SAS_KEY_NAME: &str = "RootManageSharedAccessKey";
 /// A well-known development key, like Azurite's: it only ever opens the local emulator.
 pub const LOCAL_SAS_KEY: &str = "cG9vbGJyb2tlci1sb2NhbC1kZXZlbG9wbWVudC1rZXk=";
+/// Signs the local broker's follow-ups; a development key like [`LOCAL_SAS_KEY`].
+pub const LOCAL_INTERNAL_KEY: &str = "poolbroker-local-internal-development-key";
 const LOCAL_IDENTITY_HEADER: &str = "poolbroker-local-identity-header";
 /// Event routing rules for the demo workspace, relative to the app root.
 const LOCAL_ROUTES_FILE: &str = "examples/routes.local.yaml";
@@ -307,6 +309,7 @@ fn handler_settings(
         "POOLBROKER_DEFAULT_WORKSPACE",
         super::demo::DEMO_WORKSPACE.into(),
     );
+    set("POOLBROKER_INTERNAL_KEY", LOCAL_INTERNAL_KEY.into());
     set("POOLBROKER_CLEANUP_SCHEDULE", "0 */5 * * * *".into());
     set("POOLBROKER_LOG_FORMAT", "pretty".into());
     // Locally the Studio is open (no App Service Authentication in front of it).

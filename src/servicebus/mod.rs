@@ -1,6 +1,7 @@
 //! Service Bus sending: `azure_messaging_servicebus` 0.21 (REST) over our reqwest 0.13 client.
 //! See shared/reference/rust-deps.md §2 for the crate's wire behaviour.
 
+mod bounded;
 mod peek;
 mod receive;
 mod sender;
@@ -8,6 +9,7 @@ mod settings;
 mod token;
 mod transport;
 
+pub use bounded::{MAX_BODY_BYTES, MAX_MESSAGE_BYTES, TRUNCATED_FIELD, bounded_json};
 pub use peek::{PeekedMessage, dead_letter_path};
 pub use sender::{MessageSender, OutboundMessage, SendError, SenderBuildError};
 pub use settings::{

@@ -51,6 +51,14 @@ pub enum FaultKind {
     SlowOperation { secs: u64 },
     /// Drops the connection without an answer (only under [`crate::serve`]).
     Reset,
+    /// Serves the request (its change happens), then waits before answering: a client whose
+    /// timeout is shorter gives up on a write ARM has already taken.
+    SlowAnswer { ms: u64 },
+    /// Serves the request (its change happens), then drops the connection without the answer.
+    ResetAfterServing,
+    /// Serves the request, then points its `Azure-AsyncOperation` and `Location` headers at
+    /// `origin` (e.g. `http://127.0.0.1:9`): a hostile or broken ARM front end.
+    ForeignOperationUrl { origin: String },
 }
 
 impl FaultRule {
@@ -130,10 +138,25 @@ fn record(
     lock(&state.inner.requests).push(RecordedRequest {
         method: method.as_str().to_owned(),
         path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
+        query: uri.query().map(redact_sas),
         headers: recorded,
         body,
     });
+}
+
+/// The query with a SAS signature (`sig=`) replaced: recorded requests never hold a credential.
+fn redact_sas(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| {
+            if pair.starts_with("sig=") {
+                format!("sig={REDACTED}")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 /// Takes the first live rule of the wanted kinds matching the request, consuming one of its
@@ -223,6 +246,14 @@ pub(crate) async fn observe(
     let fault = take(&state, &parts.method, path_and_query, |k| {
         !shapes_operation(k)
     });
+    let after = match &fault {
+        Some(
+            k @ (FaultKind::SlowAnswer { .. }
+            | FaultKind::ResetAfterServing
+            | FaultKind::ForeignOperationUrl { .. }),
+        ) => Some(k.clone()),
+        _ => None,
+    };
     let injected = match fault {
         Some(FaultKind::Delay { ms }) => {
             tokio::time::sleep(Duration::from_millis(ms)).await;
@@ -249,12 +280,42 @@ pub(crate) async fn observe(
             resp.extensions_mut().insert(ResetConnection);
             return resp;
         }
-        Some(FaultKind::LroFailure { .. } | FaultKind::SlowOperation { .. }) | None => None,
+        Some(
+            FaultKind::LroFailure { .. }
+            | FaultKind::SlowOperation { .. }
+            | FaultKind::SlowAnswer { .. }
+            | FaultKind::ResetAfterServing
+            | FaultKind::ForeignOperationUrl { .. },
+        )
+        | None => None,
     };
     if let Some(mut resp) = injected {
         arm::decorate(&mut resp, &parts.headers);
         return resp;
     }
-    next.run(Request::from_parts(parts, Body::from(bytes)))
-        .await
+    let mut resp = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    match after {
+        Some(FaultKind::SlowAnswer { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
+        Some(FaultKind::ResetAfterServing) => {
+            resp.extensions_mut().insert(ResetConnection);
+        }
+        Some(FaultKind::ForeignOperationUrl { origin }) => {
+            for name in ["azure-asyncoperation", "location"] {
+                let moved = resp
+                    .headers()
+                    .get(name)
+                    .and_then(|v| v.to_str().ok())
+                    .and_then(|v| url::Url::parse(v).ok())
+                    .map(|u| format!("{origin}{}?{}", u.path(), u.query().unwrap_or_default()))
+                    .and_then(|v| axum::http::HeaderValue::from_str(&v).ok());
+                if let Some(value) = moved {
+                    resp.headers_mut().insert(name, value);
+                }
+            }
+        }
+        _ => {}
+    }
+    resp
 }

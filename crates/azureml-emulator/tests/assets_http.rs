@@ -295,6 +295,21 @@ async fn code_upload_through_start_pending_upload_and_the_blob_endpoint() {
     .await;
     assert_eq!((status, code.as_str()), (400, "UserError"));
     assert_eq!(msg, "Asset paths cannot be updated.");
+
+    // The SAS signature never lands in the recorded requests.
+    let sig = query
+        .split('&')
+        .find_map(|p| p.strip_prefix("sig="))
+        .unwrap()
+        .to_owned();
+    let queries: Vec<String> = emu
+        .state
+        .requests()
+        .into_iter()
+        .filter_map(|r| r.query)
+        .collect();
+    assert!(queries.iter().any(|q| q.contains("sig=REDACTED")));
+    assert!(!queries.iter().any(|q| q.contains(&sig)), "{queries:#?}");
 }
 
 #[tokio::test]
