@@ -76,7 +76,8 @@ resource replies 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
 }
 
 // Replies to commands the Studio enqueued (ReplyTo). The Studio peeks them (each look is a
-// delivery, hence the high limit) and never consumes them; they expire after a day.
+// delivery, hence the high limit) and never consumes them; they expire after an hour, which
+// keeps the queue short (every look reads it from its head).
 resource studioReplies 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
   parent: namespace
   name: 'studio-replies'
@@ -84,7 +85,7 @@ resource studioReplies 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
     maxDeliveryCount: 2000
     lockDuration: 'PT1M'
     deadLetteringOnMessageExpiration: false
-    defaultMessageTimeToLive: 'P1D'
+    defaultMessageTimeToLive: 'PT1H'
   }
 }
 

@@ -151,11 +151,14 @@ impl LocalWorld {
         broker.create_queue(crate::config::REPLIES_QUEUE, QueueConfig::default());
         // Queues the Studio reads by peek-lock + unlock (each look is a delivery): as infra/
         // creates them, with room for many looks.
-        for (queue, ttl_days) in [
-            (crate::studio::STUDIO_REPLIES_QUEUE, 1),
-            (crate::config::REJECTED_QUEUE, 14),
+        for (queue, ttl) in [
+            (
+                crate::studio::STUDIO_REPLIES_QUEUE,
+                crate::studio::STUDIO_REPLIES_TTL,
+            ),
+            (crate::config::REJECTED_QUEUE, crate::studio::REJECTED_TTL),
         ] {
-            broker.create_queue(queue, crate::studio::peeked_queue_config(ttl_days));
+            broker.create_queue(queue, crate::studio::peeked_queue_config(ttl));
         }
 
         let (sb_listener, servicebus_addr) =

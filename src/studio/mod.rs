@@ -26,16 +26,22 @@ pub use settings::STUDIO_REPLIES_QUEUE;
 
 /// Queue settings for what the Studio peeks (`studio-replies`, `pool-commands-rejected`),
 /// matching infra/modules/servicebus.bicep: each look is one delivery, so the delivery limit is
-/// Azure's maximum rather than 10; `ttl_days` as infra sets it (studio replies 1, rejected 14).
+/// Azure's maximum rather than 10; `ttl` as infra sets it.
 #[cfg(feature = "local")]
-pub fn peeked_queue_config(ttl_days: u64) -> servicebus_emulator::QueueConfig {
+pub fn peeked_queue_config(ttl: std::time::Duration) -> servicebus_emulator::QueueConfig {
     servicebus_emulator::QueueConfig {
         max_delivery_count: PEEKED_MAX_DELIVERY_COUNT,
-        default_ttl: Some(std::time::Duration::from_secs(ttl_days * 24 * 3600)),
+        default_ttl: Some(ttl),
         dead_lettering_on_expiration: false,
         ..servicebus_emulator::QueueConfig::default()
     }
 }
+
+/// How long a reply to a Studio command stays (infra: `PT1H`): long enough to be read, short
+/// enough that the queue stays small, since every look reads it from its head.
+pub const STUDIO_REPLIES_TTL: std::time::Duration = std::time::Duration::from_secs(3600);
+/// How long a rejected command stays for people to read (infra: `P14D`).
+pub const REJECTED_TTL: std::time::Duration = std::time::Duration::from_secs(14 * 24 * 3600);
 
 /// The highest `maxDeliveryCount` Service Bus accepts.
 pub const PEEKED_MAX_DELIVERY_COUNT: u32 = 2000;

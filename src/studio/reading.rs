@@ -8,8 +8,10 @@ use time::OffsetDateTime;
 
 use crate::servicebus::{MessageSender, PeekedMessage, SendError, dead_letter_path};
 
-/// How many messages one look reads per queue.
+/// How many messages one look reads per queue for the lists.
 pub const PEEK_LIMIT: usize = 50;
+/// How many replies the page waiting for one reply looks through (the queue keeps an hour's).
+pub const REPLY_LOOKUP_LIMIT: usize = 200;
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct ReplyError {
@@ -105,9 +107,10 @@ fn excerpt(text: &str) -> String {
 async fn peek_parsed<T: for<'de> Deserialize<'de>>(
     sender: &MessageSender,
     queue: &str,
+    limit: usize,
     with_time: impl Fn(&mut T, &PeekedMessage),
 ) -> Listing<T> {
-    match sender.peek(queue, PEEK_LIMIT).await {
+    match sender.peek(queue, limit).await {
         Err(e) => Listing::failed(queue, &e),
         Ok(messages) => {
             let mut listing = Listing {
@@ -135,14 +138,18 @@ async fn peek_parsed<T: for<'de> Deserialize<'de>>(
 }
 
 pub async fn replies(sender: &MessageSender, queue: &str) -> Listing<ReplySummary> {
-    peek_parsed(sender, queue, |r: &mut ReplySummary, m| {
+    replies_up_to(sender, queue, PEEK_LIMIT).await
+}
+
+async fn replies_up_to(sender: &MessageSender, queue: &str, limit: usize) -> Listing<ReplySummary> {
+    peek_parsed(sender, queue, limit, |r: &mut ReplySummary, m| {
         r.enqueued_at = m.enqueued_at;
     })
     .await
 }
 
 pub async fn rejected(sender: &MessageSender, queue: &str) -> Listing<RejectedCommand> {
-    peek_parsed(sender, queue, |_: &mut RejectedCommand, _| {}).await
+    peek_parsed(sender, queue, PEEK_LIMIT, |_: &mut RejectedCommand, _| {}).await
 }
 
 /// The reply to one command, if it has arrived.
@@ -151,7 +158,7 @@ pub async fn reply_for(
     queue: &str,
     correlation_id: &str,
 ) -> Result<Option<ReplySummary>, String> {
-    let listing = replies(sender, queue).await;
+    let listing = replies_up_to(sender, queue, REPLY_LOOKUP_LIMIT).await;
     if let Some(error) = listing.error {
         return Err(error);
     }
