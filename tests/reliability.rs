@@ -351,7 +351,10 @@ async fn a_detach_redelivered_while_arm_is_still_deleting_waits_and_succeeds() {
     let mut options = options_with(&[("POOLBROKER_ARM_MAX_RETRIES", "0")]);
     options.emulator.lro_polls_before_done = 3;
     let world = start_with(options).await;
-    assert_eq!(round_trip(&world, &attach("spark-del", POOL1, None)).await["status"], "Succeeded");
+    assert_eq!(
+        round_trip(&world, &attach("spark-del", POOL1, None)).await["status"],
+        "Succeeded"
+    );
     world.arm.clear_requests();
     // The first delivery's first poll fails, so it is redelivered with the DELETE under way.
     world.arm.inject(fault(
@@ -364,10 +367,19 @@ async fn a_detach_redelivered_while_arm_is_still_deleting_waits_and_succeeds() {
         },
         1,
     ));
-    let id = send_json(&world, &envelope("DetachPool", json!({"name": "spark-del"})));
+    let id = send_json(
+        &world,
+        &envelope("DetachPool", json!({"name": "spark-del"})),
+    );
     let deletes = || compute_requests(&world, "DELETE", "spark-del").len();
-    eventually("the redelivery's DELETE (409)", WAIT, || (deletes() >= 2).then_some(())).await;
-    let poll = eventually("the failed poll", WAIT, || operation_polls(&world).into_iter().next()).await;
+    eventually("the redelivery's DELETE (409)", WAIT, || {
+        (deletes() >= 2).then_some(())
+    })
+    .await;
+    let poll = eventually("the failed poll", WAIT, || {
+        operation_polls(&world).into_iter().next()
+    })
+    .await;
     poll_to_the_end(&world, &poll).await;
     let reply = reply(&world, &id).await;
     assert_eq!(reply["status"], "Succeeded", "{reply:#}");
@@ -380,7 +392,12 @@ async fn a_detach_redelivered_while_arm_is_still_deleting_waits_and_succeeds() {
         .is_none(),
         "nothing in the rejected queue"
     );
-    assert!(reply_within(&world, &id, Duration::from_millis(300)).await.is_none(), "one reply only");
+    assert!(
+        reply_within(&world, &id, Duration::from_millis(300))
+            .await
+            .is_none(),
+        "one reply only"
+    );
     world.stop().await.unwrap();
 }
 
@@ -412,7 +429,10 @@ async fn an_accepted_write_whose_operation_cannot_be_followed_is_failed_not_reje
         let reply = round_trip(&world, &attach(name, POOL1, None)).await;
         assert_eq!(reply["status"], "Failed", "{name}: {reply:#}");
         assert_eq!(reply["error"]["code"], "OperationNotFollowed", "{reply:#}");
-        assert!(world.arm.compute(WORKSPACE_ID, name).is_some(), "ARM took the change");
+        assert!(
+            world.arm.compute(WORKSPACE_ID, name).is_some(),
+            "ARM took the change"
+        );
     }
     world.stop().await.unwrap();
 }
@@ -427,7 +447,9 @@ async fn a_huge_retry_after_does_not_park_a_follow_up_past_ten_minutes() {
     let sent = time::OffsetDateTime::now_utc();
     let id = send_json(&world, &attach("spark-later", POOL1, None));
     let follow_up = eventually("the follow-up", WAIT, || {
-        pending_commands(&world, &id).into_iter().find(|m| m.message.scheduled_enqueue_time.is_some())
+        pending_commands(&world, &id)
+            .into_iter()
+            .find(|m| m.message.scheduled_enqueue_time.is_some())
     })
     .await;
     let due = follow_up.message.scheduled_enqueue_time.unwrap();
@@ -471,7 +493,10 @@ async fn after_a_crash_the_redelivery_reads_the_compute_and_puts_the_command_off
     let mut events = world.host.subscribe();
     let pid = started_handler_pid(&mut events).await;
     let id = send_json(&world, &attach("spark-crash", POOL1, None));
-    let poll = eventually("the first operation poll", WAIT, || operation_polls(&world).into_iter().next()).await;
+    let poll = eventually("the first operation poll", WAIT, || {
+        operation_polls(&world).into_iter().next()
+    })
+    .await;
     let killed = std::process::Command::new("kill")
         .args(["-9", &pid.to_string()])
         .status()
@@ -488,7 +513,10 @@ async fn after_a_crash_the_redelivery_reads_the_compute_and_puts_the_command_off
     .await;
     assert_eq!(deferred.message.reply_to.as_deref(), Some(REPLIES));
     let body: Value = serde_json::from_slice(&deferred.message.body).unwrap();
-    assert_eq!(body["kind"], "AttachPool", "the sender's own command, put off");
+    assert_eq!(
+        body["kind"], "AttachPool",
+        "the sender's own command, put off"
+    );
     let seen = settlements(&mut events, |s| s.iter().any(|(n, _)| *n == 2)).await;
     assert!(
         seen.contains(&(2, Settlement::Completed)),
@@ -498,6 +526,10 @@ async fn after_a_crash_the_redelivery_reads_the_compute_and_puts_the_command_off
     poll_to_the_end(&world, &poll).await;
     let reply = reply(&world, &id).await;
     assert_eq!(reply["status"], "Succeeded", "{reply:#}");
-    assert_eq!(compute_requests(&world, "PUT", "spark-crash").len(), 1, "one write");
+    assert_eq!(
+        compute_requests(&world, "PUT", "spark-crash").len(),
+        1,
+        "one write"
+    );
     world.stop().await.unwrap();
 }

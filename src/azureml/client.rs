@@ -16,8 +16,7 @@ use super::credential::{ARM_SCOPE, AuthError, TokenSource};
 use super::error::{ArmError, error_code_and_message};
 use super::options::ArmClientOptions;
 use super::retry::{
-    RetryDecision, RetryPolicy, is_retryable_status, may_resend, random_jitter,
-    server_hint,
+    RetryDecision, RetryPolicy, is_retryable_status, may_resend, random_jitter, server_hint,
 };
 use super::telemetry::{namespace_for, redacted_url};
 

@@ -250,7 +250,12 @@ impl ArmClient {
 /// Transient errors stay transient (a redelivery re-reads the resource) and an operation that
 /// ended Failed stays itself; anything else means the operation could not be followed.
 fn after_acceptance(err: ArmError) -> ArmError {
-    if err.is_transient() || matches!(err, ArmError::LroFailed { .. } | ArmError::Unfollowable { .. }) {
+    if err.is_transient()
+        || matches!(
+            err,
+            ArmError::LroFailed { .. } | ArmError::Unfollowable { .. }
+        )
+    {
         err
     } else {
         ArmError::Unfollowable {

@@ -36,7 +36,7 @@ impl PoolRun<'_> {
         let name = &desired.name;
         let current = match self.current(name).await? {
             Some(pool) => match self.settled(name, pool).await? {
-                Settled::Ready(pool) => pool,
+                Settled::Ready(pool) => pool.map(|p| *p),
                 Settled::Busy(state) => return self.defer(name, &state),
             },
             None => None,
@@ -91,7 +91,7 @@ impl PoolRun<'_> {
         let name = &spec.name;
         let current = self.require(name).await?;
         let current = match self.settled(name, current).await? {
-            Settled::Ready(Some(pool)) => pool,
+            Settled::Ready(Some(pool)) => *pool,
             Settled::Ready(None) => return Err(not_attached(name, self.workspace)),
             Settled::Busy(state) => return self.defer(name, &state),
         };
@@ -444,7 +444,7 @@ impl PoolRun<'_> {
                 None => return Ok(Settled::Ready(None)),
             }
         }
-        Ok(Settled::Ready(Some(pool)))
+        Ok(Settled::Ready(Some(Box::new(pool))))
     }
 
     async fn running_jobs(&self, name: &ComputeName) -> Result<Vec<String>, EngineError> {
@@ -481,7 +481,7 @@ pub(super) fn follow_up_delay(
 /// What a compute with an earlier operation came to within [`SETTLE_WINDOW`].
 enum Settled {
     /// No operation running (`None`: the compute went away meanwhile).
-    Ready(Option<AttachedPool>),
+    Ready(Option<Box<AttachedPool>>),
     /// Still running, in this provisioning state: put the command off.
     Busy(String),
 }

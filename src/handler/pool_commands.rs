@@ -324,7 +324,10 @@ async fn schedule_follow_up(
         .map_err(|e| HandlerError::Transient(format!("could not encode the follow-up: {e}")))?;
     let queue = state.inner.engine.settings().commands_queue.clone();
     let due = ctx.now + follow_up.delay;
-    let mut properties = vec![(SIGNATURE_PROPERTY.to_owned(), state.inner.signer.sign(&body))];
+    let mut properties = vec![(
+        SIGNATURE_PROPERTY.to_owned(),
+        state.inner.signer.sign(&body),
+    )];
     if let Some(since) = follow_up.deferred_since {
         properties.push((
             DEFERRED_SINCE_PROPERTY.to_owned(),
