@@ -130,6 +130,17 @@ impl PoolRun<'_> {
                 )));
             }
         }
+        if self.ctx.redelivered {
+            // An earlier delivery may have sent the DELETE already: look before writing again.
+            let Some(pool) = self.current(name).await? else {
+                return Ok(Outcome::Reply(self.nothing_to_detach(name)));
+            };
+            match self.settled(name, pool).await? {
+                Settled::Ready(None) => return Ok(Outcome::Reply(self.detached_reply(name))),
+                Settled::Ready(Some(_)) => {}
+                Settled::Busy(state) => return self.defer(name, &state),
+            }
+        }
         let mut outcome = self.arm.detach_compute(self.workspace, name).await;
         // 409: an operation is running on the compute, typically the DELETE of an earlier
         // delivery of this very command whose follow-up was lost. Wait for it like attach does,
@@ -147,16 +158,7 @@ impl PoolRun<'_> {
             }
         }
         let outcome = match outcome {
-            Ok(None) => {
-                let mut reply = Reply::succeeded(self.kind).with_message(format!(
-                    "'{name}' is not attached to workspace {}: nothing to detach",
-                    self.workspace.name()
-                ));
-                reply
-                    .extra
-                    .insert("alreadyDetached".into(), serde_json::json!(true));
-                return Ok(Outcome::Reply(reply));
-            }
+            Ok(None) => return Ok(Outcome::Reply(self.nothing_to_detach(name))),
             Ok(Some(outcome)) => Ok(outcome),
             Err(err) => Err(err),
         };
@@ -377,6 +379,17 @@ impl PoolRun<'_> {
         self.current(name)
             .await?
             .ok_or_else(|| not_attached(name, self.workspace))
+    }
+
+    fn nothing_to_detach(&self, name: &ComputeName) -> Reply {
+        let mut reply = Reply::succeeded(self.kind).with_message(format!(
+            "'{name}' is not attached to workspace {}: nothing to detach",
+            self.workspace.name()
+        ));
+        reply
+            .extra
+            .insert("alreadyDetached".into(), serde_json::json!(true));
+        reply
     }
 
     fn detached_reply(&self, name: &ComputeName) -> Reply {
