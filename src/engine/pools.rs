@@ -142,15 +142,16 @@ impl PoolRun<'_> {
             }
         }
         let mut outcome = self.arm.detach_compute(self.workspace, name).await;
-        // 409: an operation is running on the compute, typically the DELETE of an earlier
-        // delivery of this very command whose follow-up was lost. Wait for it like attach does,
-        // then detach (again) only if the compute is still there.
+        // 409: an operation is running on the compute. Wait for it like attach does, then
+        // detach only if the compute is still there.
         if matches!(&outcome, Err(e) if e.status() == Some(409)) {
+            // Not ours (a redelivery looked first): another operation, e.g. a concurrent
+            // cleanup run, holds the compute.
             let Some(pool) = self.current(name).await? else {
-                return Ok(Outcome::Reply(self.detached_reply(name)));
+                return Ok(Outcome::Reply(self.nothing_to_detach(name)));
             };
             match self.settled(name, pool).await? {
-                Settled::Ready(None) => return Ok(Outcome::Reply(self.detached_reply(name))),
+                Settled::Ready(None) => return Ok(Outcome::Reply(self.nothing_to_detach(name))),
                 Settled::Ready(Some(_)) => {
                     outcome = self.arm.detach_compute(self.workspace, name).await;
                 }
