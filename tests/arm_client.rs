@@ -419,12 +419,10 @@ async fn put_compute_follows_azure_async_operation_then_gets_the_resource() {
     let fake = Fake::start(|r, n| {
         let op_url = format!("{}/operations/op-1?api-version=2025-12-01", r.base);
         match (r.method.as_str(), r.path.as_str()) {
-            ("PUT", _) => Reply::json(
-                201,
-                json!({"properties": {"provisioningState": "Creating"}}),
-            )
-            .header("Azure-AsyncOperation", op_url)
-            .header("Retry-After", "1"),
+            // No resource in the answer (only a status): the final state is read with a GET.
+            ("PUT", _) => Reply::json(201, json!({"status": "Accepted"}))
+                .header("Azure-AsyncOperation", op_url)
+                .header("Retry-After", "1"),
             ("GET", "/operations/op-1") if n == 0 => {
                 Reply::json(200, json!({"status": "InProgress"})).header("Retry-After", "2")
             }
@@ -671,7 +669,11 @@ async fn foreign_operation_urls_are_refused_at_start_and_on_resume() {
         .put_compute(&ws(), &compute("pool-a"), &ComputeResource::default())
         .await
         .unwrap_err();
-    assert!(matches!(err, ArmError::ForeignUrl { .. }), "{err:?}");
+    // ARM took the PUT; only following it was refused.
+    assert!(
+        matches!(&err, ArmError::Unfollowable { source } if matches!(**source, ArmError::ForeignUrl { .. })),
+        "{err:?}"
+    );
 
     // A follow-up message is input too: a tampered reference must not redirect the token.
     let tampered = OperationRef {
@@ -680,12 +682,16 @@ async fn foreign_operation_urls_are_refused_at_start_and_on_resume() {
         resource_url: format!("{}{}", fake.base, compute_path("pool-a")),
         retry_after: None,
         fetch_resource: true,
+        accepted_body: None,
     };
     let err = client
         .resume::<ComputeResource>(&tampered, Duration::from_secs(5))
         .await
         .unwrap_err();
-    assert!(matches!(err, ArmError::ForeignUrl { .. }), "{err:?}");
+    assert!(
+        matches!(&err, ArmError::Unfollowable { source } if matches!(**source, ArmError::ForeignUrl { .. })),
+        "{err:?}"
+    );
     assert_eq!(elsewhere.count(), 0);
 }
 
@@ -931,4 +937,46 @@ async fn each_attempt_is_a_span_with_semantic_fields_and_no_secrets() {
     assert!(spans[2].contains("sig=REDACTED"), "{}", spans[2]);
     assert!(!output.contains("s3cr3tsig"), "{output}");
     assert!(!output.contains(TOKEN), "{output}");
+}
+
+/// The PUT's answer is the resource: when its operation succeeds, that body with the terminal
+/// state is the result, without one more GET (a third of an attach's reads under throttling).
+#[tokio::test(start_paused = true)]
+async fn put_compute_answered_with_the_resource_needs_no_final_get() {
+    let fake = Fake::start(|r, _| {
+        let op_url = format!("{}/operations/op-1?api-version=2025-12-01", r.base);
+        match (r.method.as_str(), r.path.as_str()) {
+            ("PUT", _) => Reply::json(
+                201,
+                json!({"name": "pool-a", "properties": {"provisioningState": "Creating"}}),
+            )
+            .header("Azure-AsyncOperation", op_url),
+            ("GET", "/operations/op-1") => Reply::json(200, json!({"status": "Succeeded"})),
+            _ => Reply::json(500, arm_error("Unexpected", "unscripted")),
+        }
+    })
+    .await;
+    let outcome = fake
+        .client()
+        .put_compute(&ws(), &compute("pool-a"), &ComputeResource::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome,
+        LroOutcome::Done(Some(model(
+            json!({"name": "pool-a", "properties": {"provisioningState": "Succeeded"}})
+        )))
+    );
+    let methods: Vec<String> = fake
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        methods,
+        vec![
+            format!("PUT {}", compute_path("pool-a")),
+            "GET /operations/op-1".to_owned()
+        ]
+    );
 }

@@ -236,6 +236,7 @@ impl PoolRun<'_> {
             resource_url: self.arm.compute_resource_url(self.workspace, name),
             retry_after: None,
             fetch_resource: !matches!(op.action, PendingAction::Detach { .. }),
+            accepted_body: None,
         };
         let outcome = self
             .arm
