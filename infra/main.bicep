@@ -102,6 +102,10 @@ param otlpEndpoint string = ''
 
 @description('Extra app settings merged last (name to value).')
 param extraAppSettings object = {}
+@description('Studio page: client id of an Entra ID app registration for App Service Authentication (docs/studio.md). Empty: no sign-in is configured and the Studio is off.')
+param studioAuthClientId string = ''
+@description('Studio page: comma-separated group object ids and/or app role values allowed to use it (POOLBROKER_STUDIO_ALLOWED). Empty: everyone is refused.')
+param studioAllowed string = ''
 
 var suffix = take(uniqueString(resourceGroup().id, namePrefix), 8)
 var cleanPrefix = toLower(replace(namePrefix, '-', ''))
@@ -116,6 +120,7 @@ var names = {
   functionApp: 'func-${namePrefix}-${suffix}'
   deploymentContainer: 'app-package'
   webhookSecretName: 'pipeline-events-hmac-key'
+  studioFormKeySecretName: 'studio-form-key'
 }
 
 var allTags = union(tags, {
@@ -248,6 +253,16 @@ var baseSettings = {
   OTEL_SERVICE_NAME: 'poolbroker'
 }
 
+// The Studio is on only behind App Service Authentication; its form-token key (shared by every
+// instance) is a Key Vault secret you set, like the webhook secret (docs/studio.md).
+var studioSettings = empty(studioAuthClientId) ? {
+  POOLBROKER_STUDIO: 'off'
+} : {
+  POOLBROKER_STUDIO: 'entra'
+  POOLBROKER_STUDIO_ALLOWED: studioAllowed
+  POOLBROKER_STUDIO_FORM_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/${names.studioFormKeySecretName})'
+}
+
 var otlpSettings = empty(otlpEndpoint) ? {} : {
   OTEL_EXPORTER_OTLP_ENDPOINT: otlpEndpoint
 }
@@ -266,7 +281,8 @@ module functionApp 'modules/functionapp.bicep' = {
     identityId: identity.outputs.id
     deploymentContainerUrl: storage.outputs.deploymentContainerUrl
     publicNetworkAccess: appPublicNetworkAccess
-    appSettings: union(baseSettings, otlpSettings, extraAppSettings)
+    studioAuthClientId: studioAuthClientId
+    appSettings: union(baseSettings, studioSettings, otlpSettings, extraAppSettings)
   }
   // The host starts as soon as the site exists; give it its storage, queue and vault roles first.
   dependsOn: [
@@ -279,6 +295,8 @@ output functionAppHostName string = functionApp.outputs.defaultHostName
 output serviceBusNamespace string = serviceBus.outputs.fullyQualifiedNamespace
 output keyVaultName string = keyVault.outputs.name
 output webhookSecretName string = names.webhookSecretName
+output studioFormKeySecretName string = names.studioFormKeySecretName
+output studioUrl string = empty(studioAuthClientId) ? '' : 'https://${functionApp.outputs.defaultHostName}/api/studio/'
 output identityClientId string = clientId
 output identityPrincipalId string = identity.outputs.principalId
 output appInsightsName string = monitoring.outputs.appInsightsName

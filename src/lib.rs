@@ -12,8 +12,13 @@ pub mod functions;
 pub mod handler;
 pub mod hooks;
 pub mod http;
+/// The local world: emulators and a local Functions host around this handler (feature `local`,
+/// on by default; not in the deployed package).
+#[cfg(feature = "local")]
 pub mod local;
 pub mod package;
+pub mod retry;
 pub mod servicebus;
 pub mod startup;
+pub mod studio;
 pub mod telemetry;

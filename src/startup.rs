@@ -32,7 +32,8 @@ pub enum StartupError {
     Sender(#[from] crate::servicebus::SenderBuildError),
     #[error("event routing rules")]
     Routes(#[from] crate::hooks::RoutesError),
-    #[error("{CLEANUP_POLICY_SETTING}")]
+    /// Its message already names the setting and the entry.
+    #[error(transparent)]
     Cleanup(#[from] crate::cleanup::CleanupSettingsError),
 }
 

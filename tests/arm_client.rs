@@ -9,12 +9,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use poolbroker::azureml::{
-    ArmClient, ArmClientOptions, ArmError, JobListFilter, LroOptions, LroOutcome, OperationKind,
-    OperationRef, StaticToken,
+    ArmClient, ArmClientOptions, ArmError, JobListFilter, LroOptions, LroOutcome, PendingOperation,
+    StaticToken,
 };
 use poolbroker::domain::spark::JobName;
 use poolbroker::domain::{
-    ComputeName, ComputeResource, JobResource, OperationStatus, WorkspaceId, to_json,
+    ComputeName, ComputeResource, JobResource, OperationKind, OperationRef, OperationStatus,
+    WorkspaceId, to_json,
 };
 use serde_json::{Value, json};
 use tokio::time::Instant;
@@ -606,8 +607,8 @@ async fn budget_exhausted_returns_pending_and_resume_completes() {
         other => panic!("expected Pending, got {other:?}"),
     };
     assert!(start.elapsed() <= Duration::from_secs(3));
-    assert_eq!(op.kind, OperationKind::AsyncOperation);
-    assert_eq!(op.url, format!("{}/operations/slow", fake.base));
+    assert_eq!(op.operation.kind, OperationKind::AsyncOperation);
+    assert_eq!(op.operation.url, format!("{}/operations/slow", fake.base));
     assert_eq!(
         op.resource_url,
         format!(
@@ -620,7 +621,15 @@ async fn budget_exhausted_returns_pending_and_resume_completes() {
     assert_eq!(fake.count(), 2, "one PUT and one poll fit in 3 s");
 
     // The engine carries the reference in a message; it must survive serialisation.
-    let carried: OperationRef = serde_json::from_str(&serde_json::to_string(&op).unwrap()).unwrap();
+    // The engine carries the domain's OperationRef in a follow-up message and rebuilds the rest
+    // (the resource URL from the compute's name, no stale Retry-After).
+    let carried = PendingOperation {
+        operation: op.operation.clone(),
+        resource_url: op.resource_url.clone(),
+        retry_after: None,
+        fetch_resource: true,
+        accepted_body: None,
+    };
     done.store(true, std::sync::atomic::Ordering::SeqCst);
     let outcome = client
         .resume(&carried, Duration::from_secs(20))
@@ -669,16 +678,18 @@ async fn foreign_operation_urls_are_refused_at_start_and_on_resume() {
         .put_compute(&ws(), &compute("pool-a"), &ComputeResource::default())
         .await
         .unwrap_err();
-    // ARM took the PUT; only following it was refused.
+    // ARM accepted the PUT; only following it is refused.
     assert!(
         matches!(&err, ArmError::Unfollowable { source } if matches!(**source, ArmError::ForeignUrl { .. })),
         "{err:?}"
     );
 
     // A follow-up message is input too: a tampered reference must not redirect the token.
-    let tampered = OperationRef {
-        url: foreign_op,
-        kind: OperationKind::AsyncOperation,
+    let tampered = PendingOperation {
+        operation: OperationRef {
+            url: foreign_op,
+            kind: OperationKind::AsyncOperation,
+        },
         resource_url: format!("{}{}", fake.base, compute_path("pool-a")),
         retry_after: None,
         fetch_resource: true,
@@ -912,8 +923,11 @@ async fn each_attempt_is_a_span_with_semantic_fields_and_no_secrets() {
     let first = spans[0];
     for field in [
         "otel.kind=\"client\"",
-        "http.request.method=GET",
-        &format!("url.full={}{WS}/computes?api-version=2025-12-01", fake.base),
+        "http.request.method=\"GET\"",
+        &format!(
+            "url.full=\"{}{WS}/computes?api-version=2025-12-01\"",
+            fake.base
+        ),
         "server.address=\"127.0.0.1\"",
         "http.response.status_code=503",
         "az.namespace=\"Microsoft.MachineLearningServices\"",
@@ -934,7 +948,11 @@ async fn each_attempt_is_a_span_with_semantic_fields_and_no_secrets() {
         spans[1]
     );
     assert!(!spans[1].contains("error.type"), "{}", spans[1]);
-    assert!(spans[2].contains("sig=REDACTED"), "{}", spans[2]);
+    assert!(
+        spans[2].contains("api-version=2025-12-01") && !spans[2].contains("sig="),
+        "{}",
+        spans[2]
+    );
     assert!(!output.contains("s3cr3tsig"), "{output}");
     assert!(!output.contains(TOKEN), "{output}");
 }

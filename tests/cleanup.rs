@@ -24,7 +24,10 @@ const NEVER_IN_A_TEST: &str = "0 0 0 1 1 *";
 fn options_for(schedule: &str, extra: &[(&str, &str)]) -> LocalOptions {
     let mut settings = vec![("POOLBROKER_CLEANUP_SCHEDULE", schedule)];
     settings.extend_from_slice(extra);
-    options_with(&settings)
+    let mut options = options_with(&settings);
+    // A job forced to `Running` keeps running for the whole test (busy pools stay busy).
+    options.emulator.job_run_duration = std::time::Duration::from_secs(24 * 3600);
+    options
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {
@@ -47,13 +50,13 @@ fn managed_until(expires_at: &str) -> Value {
 }
 
 /// Attaches (or re-tags) `name` straight on ARM, as another tool or a person would, and follows
-/// the operation until the compute is `Succeeded` (ARM finishes an operation only as it is polled).
+/// the operation until the compute is `Succeeded`.
 async fn put_compute(world: &LocalWorld, name: &str, pool: &str, tags: Value) {
-    let client = reqwest::Client::new();
+    let client = world.arm_client().expect("a client trusting the local CA");
     let token = world.arm.issue_token("https://management.azure.com");
     let url = format!(
-        "http://{}{WORKSPACE_ID}/computes/{name}?api-version={API_VERSION}",
-        world.arm_addr
+        "{}{WORKSPACE_ID}/computes/{name}?api-version={API_VERSION}",
+        world.arm_url()
     );
     let response = client
         .put(&url)

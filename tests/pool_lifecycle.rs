@@ -418,7 +418,10 @@ async fn detach_sends_underlying_resource_action_detach_then_show_is_not_found()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn detach_is_refused_while_a_job_runs_unless_forced() {
-    let world = start().await;
+    let mut options = options();
+    // The forced `Running` status lasts for the whole test.
+    options.emulator.job_run_duration = std::time::Duration::from_secs(24 * 3600);
+    let world = start_with(options).await;
     assert_succeeded(&round_trip(&world, &attach("spark-busy", POOL1, None)).await);
     let (status, job) = arm_request(
         &world,
@@ -509,7 +512,9 @@ async fn a_429_storm_is_honoured_and_the_command_still_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_lro_outliving_the_budget_finishes_through_a_follow_up_message() {
     let mut options = options_with(&[("POOLBROKER_LRO_BUDGET_SECS", "0")]);
-    options.emulator.lro_polls_before_done = 3;
+    // Outlives the budget of 0 s: the handler hands the operation to follow-up messages, and
+    // the test ends it by moving the emulator's clock once the first follow-up exists.
+    options.emulator.operation_duration = std::time::Duration::from_secs(3600);
     options.emulator.retry_after_secs = 1;
     let world = start_with(options).await;
 
@@ -518,6 +523,7 @@ async fn an_lro_outliving_the_budget_finishes_through_a_follow_up_message() {
         &attach("spark-lro", POOL1, Some(json!({"type": "system_assigned"}))),
     );
     let mut follow_ups: Vec<(String, Value)> = Vec::new();
+    let mut finished = false;
     let deadline = Instant::now() + WAIT;
     let reply = loop {
         for m in pending_commands(&world, &id) {
@@ -527,6 +533,14 @@ async fn an_lro_outliving_the_budget_finishes_through_a_follow_up_message() {
             {
                 follow_ups.push((m.message_id.clone(), body));
             }
+        }
+        if follow_ups.len() >= 2 && !finished {
+            // Two follow-ups seen: Azure finishes the operation now (once: the clock also ages
+            // the handler's token).
+            world
+                .arm
+                .advance_clock(std::time::Duration::from_secs(3600));
+            finished = true;
         }
         if let Some(reply) = reply_within(&world, &id, Duration::from_millis(30)).await {
             break reply;

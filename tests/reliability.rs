@@ -112,7 +112,7 @@ async fn internal_commands_from_outside_are_refused_and_nothing_is_run_or_answer
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_brokers_own_follow_ups_are_signed_and_a_tampered_copy_is_refused() {
     let mut options = options_with(&[("POOLBROKER_LRO_BUDGET_SECS", "0")]);
-    options.emulator.lro_polls_before_done = 3;
+    options.emulator.operation_duration = Duration::from_secs(3);
     options.emulator.retry_after_secs = 1;
     let world = start_with(options).await;
     let id = send_json(&world, &attach("spark-signed", POOL1, None));
@@ -349,7 +349,7 @@ async fn settlements(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_detach_redelivered_while_arm_is_still_deleting_waits_and_succeeds() {
     let mut options = options_with(&[("POOLBROKER_ARM_MAX_RETRIES", "0")]);
-    options.emulator.lro_polls_before_done = 3;
+    options.emulator.operation_duration = Duration::from_secs(3);
     let world = start_with(options).await;
     assert_eq!(
         round_trip(&world, &attach("spark-del", POOL1, None)).await["status"],
@@ -410,7 +410,7 @@ async fn a_detach_redelivered_while_arm_is_still_deleting_waits_and_succeeds() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_write_whose_operation_cannot_be_followed_is_failed_not_rejected() {
     let mut options = options();
-    options.emulator.lro_polls_before_done = 2;
+    options.emulator.operation_duration = Duration::from_secs(2);
     let world = start_with(options).await;
     world.arm.inject(fault(
         http::Method::PUT,
@@ -446,7 +446,7 @@ async fn an_accepted_write_whose_operation_cannot_be_followed_is_failed_not_reje
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_huge_retry_after_does_not_park_a_follow_up_past_ten_minutes() {
     let mut options = options_with(&[("POOLBROKER_LRO_BUDGET_SECS", "0")]);
-    options.emulator.lro_polls_before_done = 5;
+    options.emulator.operation_duration = Duration::from_secs(5);
     options.emulator.retry_after_secs = 999_999;
     let world = start_with(options).await;
     let sent = time::OffsetDateTime::now_utc();
@@ -469,7 +469,7 @@ async fn a_huge_retry_after_does_not_park_a_follow_up_past_ten_minutes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_put_slower_than_the_request_timeout_is_not_sent_again() {
     let mut options = options_with(&[("POOLBROKER_ARM_REQUEST_TIMEOUT_MS", "300")]);
-    options.emulator.lro_polls_before_done = 0;
+    options.emulator.operation_duration = Duration::from_secs(0);
     let world = start_with(options).await;
     world.arm.inject(fault(
         http::Method::PUT,
@@ -492,7 +492,7 @@ async fn a_put_slower_than_the_request_timeout_is_not_sent_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_crash_the_redelivery_reads_the_compute_and_puts_the_command_off() {
     let mut options = options();
-    options.emulator.lro_polls_before_done = 60;
+    options.emulator.operation_duration = Duration::from_secs(60);
     options.emulator.retry_after_secs = 1;
     let world = start_with(options).await;
     let mut events = world.host.subscribe();

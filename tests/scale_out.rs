@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_on_one_queue_lose_nothing_write_once_and_converge() {
     let mut options = options_with(&[("POOLBROKER_LRO_BUDGET_SECS", "2")]);
-    options.emulator.lro_polls_before_done = 1;
+    options.emulator.operation_duration = std::time::Duration::from_secs(1);
     options.emulator.retry_after_secs = 1;
     let world = start_with(options).await;
     let (second, stop_second) = start_extra_host(&world).await;

@@ -21,7 +21,7 @@ async fn soak_with_arm_faults_and_handler_kills_loses_nothing_and_writes_once() 
     let n = commands();
     let attaches = n * 2 / 3;
     let mut options = options_with(&[("POOLBROKER_LRO_BUDGET_SECS", "2")]);
-    options.emulator.lro_polls_before_done = 1;
+    options.emulator.operation_duration = std::time::Duration::from_secs(1);
     options.emulator.retry_after_secs = 1;
     let world = start_with(options).await;
     let mut handler = Handler::first().await;

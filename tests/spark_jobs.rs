@@ -12,8 +12,7 @@ use poolbroker::local::LocalWorld;
 use reqwest::Method;
 use serde_json::{Value, json};
 
-/// Reads the job often enough that the emulator's one-step-per-GET progression
-/// (NotStarted → Queued → Running → Completed) ends within seconds.
+/// Follows jobs every second (the test world's jobs finish as soon as they are read).
 fn fast_polling() -> poolbroker::local::LocalOptions {
     options_with(&[("POOLBROKER_JOB_POLL_SECS", "1")])
 }
@@ -72,9 +71,15 @@ async fn attach_pool(world: &LocalWorld, name: &str, pool: &str, identity: Optio
     assert_status(&reply, "Succeeded");
 }
 
-/// Starts an update of the compute straight on ARM and never polls it, so the compute stays
-/// `Updating` (the emulator, like ARM, finishes an operation only as it is watched).
+/// Starts an update of the compute straight on ARM whose operation takes a day, so the compute
+/// stays `Updating` for the rest of the test.
 async fn leave_updating(world: &LocalWorld, name: &str, pool: &str) {
+    world.arm.inject(FaultRule {
+        method: Some(http::Method::PUT),
+        path_contains: format!("/computes/{name}?"),
+        kind: FaultKind::SlowOperation { secs: 24 * 3600 },
+        times: 1,
+    });
     let (status, body) = arm_request(
         world,
         Method::PUT,
@@ -416,8 +421,11 @@ async fn a_crash_between_submit_and_reply_still_gives_one_job_and_a_reply() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failed_and_canceled_jobs_and_cancel() {
-    // Status reads are rare here, so a job stays NotStarted until the test acts on it.
-    let world = start_with(options_with(&[("POOLBROKER_JOB_POLL_SECS", "3600")])).await;
+    // Status reads are rare here, and the job takes a day per status: it stays NotStarted
+    // until the test acts on it.
+    let mut options = options_with(&[("POOLBROKER_JOB_POLL_SECS", "3600")]);
+    options.emulator.job_step_duration = std::time::Duration::from_secs(24 * 3600);
+    let world = start_with(options).await;
     let key = "to-cancel";
     let id = send_json(&world, &submit(job_spec(json!({})), key));
     let name = job_name(key);
@@ -474,11 +482,13 @@ async fn a_failed_job_is_a_failed_reply_with_the_job_error_and_a_deadline_stops_
     );
     world.stop().await.unwrap();
 
-    let world = start_with(options_with(&[
+    let mut options = options_with(&[
         ("POOLBROKER_JOB_POLL_SECS", "1"),
         ("POOLBROKER_OPERATION_DEADLINE_SECS", "0"),
-    ]))
-    .await;
+    ]);
+    // The job runs longer than the deadline of 0 s.
+    options.emulator.job_run_duration = std::time::Duration::from_secs(24 * 3600);
+    let world = start_with(options).await;
     let reply = round_trip(&world, &submit(job_spec(json!({})), "too-slow")).await;
     assert_status(&reply, "Failed");
     assert_eq!(reply["error"]["code"], "JobDeadlineExceeded");

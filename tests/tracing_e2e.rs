@@ -26,7 +26,8 @@ fn attach_body(name: &str) -> String {
 
 async fn traced_world(receiver: &OtlpReceiver, lro_budget_secs: &str) -> LocalWorld {
     let mut options = options();
-    options.emulator.lro_polls_before_done = 2;
+    // Operations outlive the first poll by a second, so the trace shows the handler polling.
+    options.emulator.operation_duration = Duration::from_secs(1);
     options.emulator.retry_after_secs = 1;
     for (k, v) in [
         ("OTEL_EXPORTER_OTLP_ENDPOINT", receiver.endpoint()),

@@ -47,6 +47,13 @@ param appSettings object
 @description('Inbound access to the app (the pipeline-events HTTP hook needs it unless you add a private endpoint).')
 param publicNetworkAccess string = 'Enabled'
 
+@description('Client id of the Entra ID app registration that signs users in to the Studio page (App Service Authentication). Empty: authentication is not configured and the Studio stays off.')
+param studioAuthClientId string = ''
+@description('HTTP paths App Service Authentication lets through without a sign-in: webhooks with their own function key and HMAC signature.')
+param authExcludedPaths array = [
+  '/api/events'
+]
+
 var isFlex = hostingPlan == 'FlexConsumption'
 
 var planSku = isFlex ? {
@@ -150,6 +157,62 @@ resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2
   name: 'scm'
   properties: {
     allow: false
+  }
+}
+
+// App Service Authentication (Easy Auth) with Entra ID in front of the Studio (docs/studio.md):
+// browsers are sent to sign in, and the platform passes the signed-in principal to the app in
+// X-MS-CLIENT-PRINCIPAL, stripping any such header a client sends. The handler then checks the
+// principal's groups or app roles (POOLBROKER_STUDIO_ALLOWED). No client secret: the sign-in
+// uses the ID token flow (enable "ID tokens" on the app registration). Webhook paths stay open
+// to their senders, which authenticate with a function key and an HMAC signature.
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(studioAuthClientId)) {
+  //checkov:skip=CKV_AZURE_13:This resource IS App Service Authentication (authsettingsV2, platform.enabled true); checkov only recognises the legacy authsettings shape with properties.enabled.
+  //checkov:skip=CKV_AZURE_63:checkov applies this site-level check to every Microsoft.Web/sites/config resource; this one holds only the authentication settings, and the configuration of the site itself is checked (or skipped with a reason) on the site resource above.
+  //checkov:skip=CKV_AZURE_65:checkov applies this site-level check to every Microsoft.Web/sites/config resource; this one holds only the authentication settings, and the configuration of the site itself is checked (or skipped with a reason) on the site resource above.
+  parent: site
+  //checkov:skip=CKV_AZURE_66:checkov applies this site-level check to every Microsoft.Web/sites/config resource; this one holds only the authentication settings, and the configuration of the site itself is checked (or skipped with a reason) on the site resource above.
+  //checkov:skip=CKV_AZURE_80:checkov applies this site-level check to every Microsoft.Web/sites/config resource; this one holds only the authentication settings, and the configuration of the site itself is checked (or skipped with a reason) on the site resource above.
+  //checkov:skip=CKV_AZURE_88:checkov applies this site-level check to every Microsoft.Web/sites/config resource; this one holds only the authentication settings, and the configuration of the site itself is checked (or skipped with a reason) on the site resource above.
+  name: 'authsettingsV2'
+  //checkov:skip=CKV_AZURE_222:checkov applies this site-level check to every Microsoft.Web/sites/config resource; this one holds only the authentication settings, and the configuration of the site itself is checked (or skipped with a reason) on the site resource above.
+  properties: {
+    platform: {
+      enabled: true
+      runtimeVersion: '~1'
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: authExcludedPaths
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: studioAuthClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${tenant().tenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            'api://${studioAuthClientId}'
+            studioAuthClientId
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
+    httpSettings: {
+      requireHttps: true
+      forwardProxy: {
+        convention: 'NoProxy'
+      }
+    }
   }
 }
 

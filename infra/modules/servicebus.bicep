@@ -1,4 +1,4 @@
-// Service Bus namespace and the four queues the broker uses. Entra ID only (disableLocalAuth):
+// Service Bus namespace and the five queues the broker uses. Entra ID only (disableLocalAuth):
 // the app and operators authenticate with tokens, so no SAS key exists to leak. Standard tier is
 // the smallest tier with duplicate detection and sessions.
 
@@ -51,11 +51,13 @@ resource commands 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
 }
 
 // Permanent failures land here with the original message and the error, for a human to read.
+// The Studio reads it by peek-lock + unlock (the REST API has no browse), and every look counts
+// as a delivery: the limit is Service Bus's maximum so reading never dead-letters a rejection.
 resource rejected 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
   parent: namespace
   name: 'pool-commands-rejected'
   properties: {
-    maxDeliveryCount: 10
+    maxDeliveryCount: 2000
     lockDuration: 'PT1M'
     deadLetteringOnMessageExpiration: false
     defaultMessageTimeToLive: 'P14D'
@@ -70,6 +72,19 @@ resource replies 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
     lockDuration: 'PT1M'
     deadLetteringOnMessageExpiration: false
     defaultMessageTimeToLive: 'P7D'
+  }
+}
+
+// Replies to commands the Studio enqueued (ReplyTo). The Studio peeks them (each look is a
+// delivery, hence the high limit) and never consumes them; they expire after a day.
+resource studioReplies 'Microsoft.ServiceBus/namespaces/queues@2024-01-01' = {
+  parent: namespace
+  name: 'studio-replies'
+  properties: {
+    maxDeliveryCount: 2000
+    lockDuration: 'PT1M'
+    deadLetteringOnMessageExpiration: false
+    defaultMessageTimeToLive: 'P1D'
   }
 }
 
@@ -91,5 +106,6 @@ output queueNames array = [
   commands.name
   rejected.name
   replies.name
+  studioReplies.name
   cleanupReports.name
 ]

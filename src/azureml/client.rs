@@ -9,16 +9,21 @@ use http::{HeaderMap, HeaderValue, Method};
 use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::{Instrument, field::Empty};
+use tracing::Instrument;
 use url::Url;
 
 use super::credential::{ARM_SCOPE, AuthError, TokenSource};
 use super::error::{ArmError, error_code_and_message};
 use super::options::ArmClientOptions;
-use super::retry::{
+use crate::retry::{
     RetryDecision, RetryPolicy, is_retryable_status, may_resend, random_jitter, server_hint,
 };
-use super::telemetry::{namespace_for, redacted_url};
+use crate::telemetry::{self, fields};
+
+/// URLs in errors and logs go through the one redaction telemetry uses.
+fn redacted_url(url: &Url) -> String {
+    telemetry::redact_url(url.as_str())
+}
 
 /// Pages followed by one `list` call before we assume a nextLink loop.
 const MAX_PAGES: usize = 1000;
@@ -311,18 +316,8 @@ impl ArmClient {
         authorization.set_sensitive(true);
         drop(token);
 
-        let span = tracing::info_span!(
-            "arm.request",
-            otel.kind = "client",
-            http.request.method = %method,
-            url.full = %redacted_url(url),
-            server.address = url.host_str().unwrap_or_default(),
-            http.response.status_code = Empty,
-            az.namespace = namespace_for(url),
-            az.service_request_id = Empty,
-            http.request.resend_count = resend_count,
-            error.type = Empty,
-        );
+        let span = telemetry::arm_request_span(method.as_str(), url.as_str());
+        span.record(fields::HTTP_RESEND_COUNT, resend_count);
         let client_request_id = uuid::Uuid::new_v4().to_string();
         let mut request = self
             .inner
@@ -350,7 +345,7 @@ impl ArmClient {
         let (status, headers, bytes) = match exchange {
             Ok(parts) => parts,
             Err(source) => {
-                span.record("error.type", transport_error_type(&source));
+                span.record(fields::ERROR_TYPE, transport_error_type(&source));
                 return Ok(Attempt::Failed(Failure {
                     retryable: may_resend(method, &source),
                     status: None,
@@ -359,13 +354,13 @@ impl ArmClient {
                 }));
             }
         };
-        span.record("http.response.status_code", status);
+        span.record(fields::HTTP_RESPONSE_STATUS_CODE, status);
         let request_id = headers
             .get(REQUEST_ID)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         if let Some(id) = &request_id {
-            span.record("az.service_request_id", id.as_str());
+            span.record(fields::AZ_SERVICE_REQUEST_ID, id.as_str());
         }
         if (200..300).contains(&status) {
             let body = parse_success_body(&bytes).map_err(|e| ArmError::InvalidResponse {
@@ -380,7 +375,7 @@ impl ArmClient {
                 body,
             }));
         }
-        span.record("error.type", status.to_string().as_str());
+        span.record(fields::ERROR_TYPE, status.to_string().as_str());
         Ok(Attempt::Failed(Failure {
             retryable: is_retryable_status(status),
             status: Some(status),

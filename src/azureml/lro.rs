@@ -1,11 +1,10 @@
 //! ARM long-running operations: `Azure-AsyncOperation` first, then `Location`, within a time
-//! budget. What does not finish in time comes back as an [`OperationRef`] to resume later.
+//! budget. What does not finish in time comes back as a [`PendingOperation`] to resume later.
 
 use std::time::{Duration, SystemTime};
 
 use http::Method;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
@@ -13,37 +12,28 @@ use url::Url;
 use super::client::{ArmClient, ArmResponse, CallContext};
 use super::error::{ArmError, error_code_and_message};
 use super::resources::decode;
-use super::retry::server_hint;
+use crate::domain::{OperationKind, OperationRef};
+use crate::retry::server_hint;
 
 const AZURE_ASYNC_OPERATION: &str = "azure-asyncoperation";
 const LOCATION: &str = "location";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum OperationKind {
-    /// Status monitor: 200 + `{"status": …}` until Succeeded/Failed/Canceled.
-    AsyncOperation,
-    /// 202 while running; 200 (final body) or 204 when done.
-    Location,
-}
-
-/// An operation still running when the budget ran out. Serialisable so the engine can carry it in
-/// a follow-up message; URLs are re-checked against the endpoint when resumed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct OperationRef {
-    pub url: String,
-    pub kind: OperationKind,
+/// An operation still running when the budget ran out. The engine carries its
+/// [`OperationRef`] (the domain's; what survives in a follow-up message) and rebuilds the rest;
+/// URLs are re-checked against the endpoint when resumed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingOperation {
+    pub operation: OperationRef,
     /// The resource the operation acts on (for a PUT, GET here gives the final state).
     pub resource_url: String,
     /// The service's last `Retry-After`, when it sent one.
     pub retry_after: Option<Duration>,
     /// Whether success is followed by a GET of `resource_url` (PUT), rather than ending empty.
-    #[serde(default)]
     pub fetch_resource: bool,
     /// The resource as ARM answered the write that started the operation. When the operation
     /// succeeds within the same invocation this body, with its terminal provisioning state, is
     /// the result, instead of one more GET: under ARM's read throttling that GET is a third of
     /// an attach's reads. Not carried across invocations (a resumed operation reads the resource).
-    #[serde(skip)]
     pub accepted_body: Option<Value>,
 }
 
@@ -52,7 +42,7 @@ pub enum LroOutcome<T> {
     /// Finished successfully: the final resource (PUT), the operation result, or nothing.
     Done(Option<T>),
     /// Still running; resume with [`ArmClient::resume`].
-    Pending(OperationRef),
+    Pending(PendingOperation),
 }
 
 impl LroOutcome<Value> {
@@ -88,7 +78,7 @@ impl ArmClient {
     /// `budget`; the final body is read as `T` (the resource the operation acts on).
     pub async fn resume<T: DeserializeOwned>(
         &self,
-        op: &OperationRef,
+        op: &PendingOperation,
         budget: Duration,
     ) -> Result<LroOutcome<T>, ArmError> {
         let ctx = self.call_context();
@@ -146,9 +136,8 @@ impl ArmClient {
                 });
             }
         };
-        let op = OperationRef {
-            url,
-            kind,
+        let op = PendingOperation {
+            operation: OperationRef { url, kind },
             resource_url: resource_url.to_string(),
             retry_after: server_hint(&initial.headers, SystemTime::now()),
             fetch_resource: *method == Method::PUT || *method == Method::PATCH,
@@ -161,11 +150,11 @@ impl ArmClient {
     async fn drive(
         &self,
         ctx: &CallContext,
-        mut op: OperationRef,
+        mut op: PendingOperation,
         budget: Duration,
         poll_first: bool,
     ) -> Result<LroOutcome<Value>, ArmError> {
-        let op_url = self.followable_url(&op.url, "operation URL")?;
+        let op_url = self.followable_url(&op.operation.url, "operation URL")?;
         let resource_url = self.followable_url(&op.resource_url, "operation resource URL")?;
         let start = Instant::now();
         let mut wait_first = !poll_first;
@@ -198,8 +187,12 @@ impl ArmClient {
         }
     }
 
-    fn poll_state(&self, op: &OperationRef, response: ArmResponse) -> Result<PollState, ArmError> {
-        match op.kind {
+    fn poll_state(
+        &self,
+        op: &PendingOperation,
+        response: ArmResponse,
+    ) -> Result<PollState, ArmError> {
+        match op.operation.kind {
             OperationKind::AsyncOperation => {
                 let status = response
                     .body
@@ -237,7 +230,7 @@ impl ArmClient {
     async fn finish(
         &self,
         ctx: &CallContext,
-        op: &OperationRef,
+        op: &PendingOperation,
         resource_url: &Url,
         result: Option<Value>,
     ) -> Result<LroOutcome<Value>, ArmError> {

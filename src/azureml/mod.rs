@@ -11,16 +11,14 @@ mod error;
 mod lro;
 mod options;
 mod resources;
-pub mod retry;
-mod telemetry;
 
+pub use crate::retry::RetryOptions;
 pub use client::ArmClient;
 pub use credential::{
     ARM_SCOPE, AuthError, DeveloperTokens, ManagedIdentityTokens, StaticToken, TokenSource,
     credential_from_env, shared_transport_options,
 };
 pub use error::ArmError;
-pub use lro::{LroOutcome, OperationKind, OperationRef};
-pub use options::{ArmClientOptions, LroOptions, OptionsError, RetryOptions};
+pub use lro::{LroOutcome, PendingOperation};
+pub use options::{ArmClientOptions, LroOptions, OptionsError};
 pub use resources::JobListFilter;
-pub use telemetry::redacted_url;

@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use url::{Host, Url};
 
+use crate::retry::RetryOptions;
+
 /// Public ARM endpoint used when nothing else is configured.
 pub const DEFAULT_ENDPOINT: &str = "https://management.azure.com";
 /// Azure ML api-version poolbroker speaks (newest stable, see azureml-arm-api.md §0).
@@ -35,17 +37,6 @@ pub struct ArmClientOptions {
     pub lro: LroOptions,
 }
 
-/// Exponential retry, as `typespec_client_core`'s `ExponentialRetryOptions`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryOptions {
-    pub initial_delay: Duration,
-    pub max_retries: u32,
-    /// No retry is started if it would end after this much time since the first attempt.
-    pub max_elapsed: Duration,
-    /// Cap on the computed backoff. A server `Retry-After` hint is honoured even when longer.
-    pub max_delay: Duration,
-}
-
 /// How long-running operations are polled.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LroOptions {
@@ -53,17 +44,6 @@ pub struct LroOptions {
     pub budget: Duration,
     /// Wait between polls when the service sends no `Retry-After`.
     pub default_poll_interval: Duration,
-}
-
-impl Default for RetryOptions {
-    fn default() -> Self {
-        Self {
-            initial_delay: Duration::from_millis(200),
-            max_retries: 8,
-            max_elapsed: Duration::from_secs(60),
-            max_delay: Duration::from_secs(30),
-        }
-    }
 }
 
 impl Default for LroOptions {

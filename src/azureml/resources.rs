@@ -12,8 +12,8 @@ use super::error::ArmError;
 use super::lro::LroOutcome;
 use crate::domain::spark::JobName;
 use crate::domain::{
-    ComputeName, ComputeResource, JobResource, OperationStatus, SynapsePoolId, SynapsePoolResource,
-    WorkspaceId, WorkspaceResource,
+    ComputeName, ComputeResource, JobResource, OperationStatus, SynapsePoolId, TrackedResource,
+    WorkspaceId,
 };
 
 /// Which jobs `list_jobs` returns.
@@ -121,7 +121,7 @@ impl ArmClient {
         self.compute_url(ws, name).to_string()
     }
 
-    pub async fn get_workspace(&self, ws: &WorkspaceId) -> Result<WorkspaceResource, ArmError> {
+    pub async fn get_workspace(&self, ws: &WorkspaceId) -> Result<TrackedResource, ArmError> {
         let url = self.workspace_url(ws, &[]);
         decode("workspace", self.get(&url).await?.body)
     }
@@ -185,7 +185,7 @@ impl ArmClient {
     pub async fn get_synapse_pool(
         &self,
         pool: &SynapsePoolId,
-    ) -> Result<Option<SynapsePoolResource>, ArmError> {
+    ) -> Result<Option<TrackedResource>, ArmError> {
         let segments = [
             "subscriptions",
             pool.subscription_id(),

@@ -6,8 +6,7 @@ use std::time::Duration;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
-use super::duration::format_duration;
-use super::tags::{TAG_EXPIRES_AT, TAG_KEEP, TAG_MANAGED};
+use crate::domain::{EXPIRES_AT_TAG, KEEP_TAG, MANAGED_TAG, format_duration};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -76,10 +75,10 @@ impl fmt::Display for Decision {
 impl fmt::Display for KeepReason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            KeepReason::KeepTag => write!(f, "kept: {TAG_KEEP}=true"),
+            KeepReason::KeepTag => write!(f, "kept: {KEEP_TAG}=true"),
             KeepReason::NotManaged => write!(
                 f,
-                "not attached by poolbroker (no {TAG_MANAGED}=true tag) and manage_all is false"
+                "not attached by poolbroker (no {MANAGED_TAG}=true tag) and manage_all is false"
             ),
             KeepReason::NotSucceeded { state } => {
                 write!(f, "provisioning state is {state}, not Succeeded")
@@ -89,7 +88,7 @@ impl fmt::Display for KeepReason {
             }
             KeepReason::InvalidExpiresAt { value } => write!(
                 f,
-                "tag {TAG_EXPIRES_AT} has value '{value}', which is not an RFC 3339 timestamp; \
+                "tag {EXPIRES_AT_TAG} has value '{value}', which is not an RFC 3339 timestamp; \
                  kept until it is fixed"
             ),
             KeepReason::IdleUnknown => f.write_str(
@@ -112,7 +111,7 @@ impl fmt::Display for KeepReason {
                     ));
                 }
                 if parts.is_empty() {
-                    parts.push(format!("no {TAG_EXPIRES_AT} tag and no idle_after policy"));
+                    parts.push(format!("no {EXPIRES_AT_TAG} tag and no idle_after policy"));
                 }
                 f.write_str(&parts.join("; "))
             }

@@ -2,20 +2,16 @@
 //! the engine and a clock in, decisions out; the engine acts on them (see docs/cleanup.md).
 
 mod decision;
-mod duration;
 mod facts;
 mod plan;
 mod settings;
-mod tags;
 
 #[cfg(test)]
 mod tests;
 
 pub use self::decision::{Decision, DetachReason, KeepReason};
-pub use self::duration::{MAX_DURATION, MIN_DURATION, TtlError, format_duration, parse_duration};
 pub use self::facts::{JobFacts, PoolFacts};
 pub use self::plan::{CleanupPlan, PoolDecision, plan, recheck};
 pub use self::settings::{
     CLEANUP_POLICY_SETTING, CleanupPolicy, CleanupSettings, CleanupSettingsError, WorkspacePolicy,
 };
-pub use self::tags::{TAG_EXPIRES_AT, TAG_KEEP, TAG_MANAGED};

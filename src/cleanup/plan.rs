@@ -7,7 +7,7 @@ use time::format_description::well_known::Rfc3339;
 use super::decision::{Decision, DetachReason, KeepReason};
 use super::facts::{JobFacts, PoolFacts};
 use super::settings::CleanupPolicy;
-use super::tags::{TAG_EXPIRES_AT, TAG_KEEP, TAG_MANAGED, is_true, tag};
+use crate::domain::{EXPIRES_AT_TAG, KEEP_TAG, MANAGED_TAG, tag_is_true, tag_value};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolDecision {
@@ -69,10 +69,10 @@ fn decide(
     policy: &CleanupPolicy,
     now: OffsetDateTime,
 ) -> Decision {
-    if is_true(tag(&pool.tags, TAG_KEEP)) {
+    if tag_is_true(tag_value(&pool.tags, KEEP_TAG)) {
         return Decision::Keep(KeepReason::KeepTag);
     }
-    if !policy.manage_all && !is_true(tag(&pool.tags, TAG_MANAGED)) {
+    if !policy.manage_all && !tag_is_true(tag_value(&pool.tags, MANAGED_TAG)) {
         return Decision::Keep(KeepReason::NotManaged);
     }
     if !pool
@@ -91,7 +91,7 @@ fn decide(
             status: running.status.clone(),
         });
     }
-    let expires_at = match tag(&pool.tags, TAG_EXPIRES_AT) {
+    let expires_at = match tag_value(&pool.tags, EXPIRES_AT_TAG) {
         None => None,
         Some(value) => match OffsetDateTime::parse(value.trim(), &Rfc3339) {
             Ok(at) => Some(at),

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_yaml_ng::{Mapping, Value as Yaml};
 
-use super::duration::parse_duration;
+use crate::domain::{Ttl, WorkspaceId};
 
 /// The setting that holds the cleanup policy (JSON or YAML).
 pub const CLEANUP_POLICY_SETTING: &str = "POOLBROKER_CLEANUP_POLICY";
@@ -23,13 +23,13 @@ pub struct CleanupPolicy {
 /// One workspace's entry.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkspacePolicy {
-    workspace: String,
+    workspace: WorkspaceId,
     policy: CleanupPolicy,
 }
 
 impl WorkspacePolicy {
-    /// The workspace ARM id as written in the settings.
-    pub fn workspace(&self) -> &str {
+    /// The workspace, parsed with the same grammar as a command's `workspace`.
+    pub fn workspace(&self) -> &WorkspaceId {
         &self.workspace
     }
 
@@ -96,7 +96,7 @@ impl CleanupSettings {
             let entry = parse_entry(item, &at)?;
             if workspaces
                 .iter()
-                .any(|existing| existing.workspace.eq_ignore_ascii_case(&entry.workspace))
+                .any(|existing| existing.workspace == entry.workspace)
             {
                 return Err(field_error(
                     &format!("{at}.workspace"),
@@ -112,12 +112,11 @@ impl CleanupSettings {
         &self.workspaces
     }
 
-    /// The policy for a workspace ARM id (compared case-insensitively, as ARM does).
-    pub fn policy_for(&self, workspace: &str) -> Option<&CleanupPolicy> {
-        let workspace = workspace.trim_end_matches('/');
+    /// The policy for a workspace (ids compare case-insensitively, as ARM does).
+    pub fn policy_for(&self, workspace: &WorkspaceId) -> Option<&CleanupPolicy> {
         self.workspaces
             .iter()
-            .find(|entry| entry.workspace.eq_ignore_ascii_case(workspace))
+            .find(|entry| entry.workspace == *workspace)
             .map(|entry| &entry.policy)
     }
 }
@@ -143,8 +142,10 @@ fn parse_entry(item: Yaml, at: &str) -> Result<WorkspacePolicy, CleanupSettingsE
         ));
     }
     let workspace = match mapping.remove("workspace") {
-        Some(Yaml::String(text)) => workspace_id(text.trim().trim_end_matches('/'))
-            .map_err(|message| field_error(&format!("{at}.workspace"), message))?,
+        // The one ARM id grammar (`crate::domain`): an entry the commands would refuse is refused
+        // here too, at start-up, instead of being skipped by every timer run.
+        Some(Yaml::String(text)) => WorkspaceId::parse(text.trim().trim_end_matches('/'))
+            .map_err(|e| field_error(&format!("{at}.workspace"), format!("'{text}': {e}")))?,
         Some(_) => {
             return Err(field_error(
                 &format!("{at}.workspace"),
@@ -161,7 +162,8 @@ fn parse_entry(item: Yaml, at: &str) -> Result<WorkspacePolicy, CleanupSettingsE
     let idle_after = match mapping.remove("idle_after") {
         None | Some(Yaml::Null) => None,
         Some(Yaml::String(text)) => Some(
-            parse_duration(text.trim())
+            Ttl::parse(text.trim())
+                .map(|ttl| ttl.std_duration())
                 .map_err(|error| field_error(&format!("{at}.idle_after"), error.to_string()))?,
         ),
         Some(_) => {
@@ -192,26 +194,6 @@ fn flag(mapping: &mut Mapping, key: &str, at: &str) -> Result<bool, CleanupSetti
     }
 }
 
-/// `/subscriptions/<s>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<ws>`
-fn workspace_id(text: &str) -> Result<String, String> {
-    let segments: Vec<&str> = text.split('/').collect();
-    let shape_ok = segments.len() == 9
-        && segments[0].is_empty()
-        && segments[1].eq_ignore_ascii_case("subscriptions")
-        && segments[3].eq_ignore_ascii_case("resourceGroups")
-        && segments[5].eq_ignore_ascii_case("providers")
-        && segments[6].eq_ignore_ascii_case("Microsoft.MachineLearningServices")
-        && segments[7].eq_ignore_ascii_case("workspaces")
-        && [2, 4, 8].iter().all(|&i| !segments[i].trim().is_empty());
-    if shape_ok {
-        Ok(text.to_string())
-    } else {
-        Err(format!(
-            "expected /subscriptions/<id>/resourceGroups/<rg>/providers/Microsoft.MachineLearningServices/workspaces/<name>, got '{text}'"
-        ))
-    }
-}
-
 fn field_error(field: &str, message: impl Into<String>) -> CleanupSettingsError {
     CleanupSettingsError::Field {
         field: field.to_string(),
@@ -235,7 +217,7 @@ fn describe(value: &Yaml) -> String {
 mod tests {
     use super::*;
 
-    const WS: &str = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws1";
+    const WS: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws1";
 
     #[test]
     fn json_and_yaml_forms_parse() {
@@ -243,7 +225,9 @@ mod tests {
             r#"{{"workspaces": [{{"workspace": "{WS}", "idle_after": "2h", "manage_all": false, "dry_run": true}}]}}"#
         );
         let settings = CleanupSettings::parse(&json).unwrap();
-        let policy = settings.policy_for(&WS.to_uppercase()).unwrap();
+        let policy = settings
+            .policy_for(&WorkspaceId::parse(&WS.to_uppercase()).unwrap())
+            .unwrap();
         assert_eq!(
             policy,
             &CleanupPolicy {
@@ -254,7 +238,7 @@ mod tests {
         );
         let yaml = format!("- workspace: {WS}/\n  manage_all: true\n");
         let settings = CleanupSettings::parse(&yaml).unwrap();
-        assert_eq!(settings.workspaces()[0].workspace(), WS);
+        assert_eq!(settings.workspaces()[0].workspace().arm_id(), WS);
         assert_eq!(
             settings.workspaces()[0].policy(),
             &CleanupPolicy {
@@ -263,7 +247,8 @@ mod tests {
                 manage_all: true
             }
         );
-        assert_eq!(settings.policy_for("/subscriptions/0000/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/other"), None);
+        let other = WorkspaceId::parse(&WS.replace("ws1", "other")).unwrap();
+        assert_eq!(settings.policy_for(&other), None);
         assert!(CleanupSettings::parse("").unwrap().workspaces().is_empty());
     }
 
@@ -292,7 +277,16 @@ mod tests {
         );
         assert!(
             error(r#"[{"workspace": "/subscriptions/x/resourceGroups/rg"}]"#.into())
-                .contains("[0].workspace: expected /subscriptions/")
+                .contains("[0].workspace: '/subscriptions/x/resourceGroups/rg': ")
+        );
+        // A well-shaped id whose subscription is not a GUID: the commands would refuse it, so
+        // the policy does too (it used to be accepted here and silently dropped later).
+        assert_eq!(
+            error(
+                r#"{"workspaces": [{"workspace": "/subscriptions/prod-sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws1"}]}"#
+                    .into()
+            ),
+            "POOLBROKER_CLEANUP_POLICY: workspaces[0].workspace: '/subscriptions/prod-sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws1': subscription id 'prod-sub' is invalid: must be a GUID like 00000000-0000-0000-0000-000000000000; expected an Azure ML workspace id of the form /subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/{name}"
         );
         assert!(
             error(format!(

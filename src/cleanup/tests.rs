@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use time::macros::datetime;
 
 use super::*;
+use crate::domain::{EXPIRES_AT_TAG, KEEP_TAG, MANAGED_TAG};
 
 const NOW: OffsetDateTime = datetime!(2026-11-22 12:00:00 UTC);
 const HOUR: Duration = Duration::from_secs(3600);
@@ -25,7 +26,7 @@ fn pool(name: &str, tags: &[(&str, &str)]) -> PoolFacts {
 }
 
 fn managed(name: &str, extra: &[(&str, &str)]) -> PoolFacts {
-    let mut tags = vec![(TAG_MANAGED, "true")];
+    let mut tags = vec![(MANAGED_TAG, "true")];
     tags.extend_from_slice(extra);
     pool(name, &tags)
 }
@@ -65,7 +66,7 @@ fn decide(pool: &PoolFacts, jobs: &[JobFacts], policy: &CleanupPolicy) -> Decisi
 fn keep_tag_wins_over_everything() {
     let p = managed(
         "p",
-        &[(TAG_KEEP, "TRUE"), (TAG_EXPIRES_AT, "2000-01-01T00:00:00Z")],
+        &[(KEEP_TAG, "TRUE"), (EXPIRES_AT_TAG, "2000-01-01T00:00:00Z")],
     );
     let decision = decide(&p, &[], &idle(1));
     assert_eq!(decision, Decision::Keep(KeepReason::KeepTag));
@@ -74,8 +75,8 @@ fn keep_tag_wins_over_everything() {
     let p = managed(
         "p",
         &[
-            (TAG_KEEP, "false"),
-            (TAG_EXPIRES_AT, "2000-01-01T00:00:00Z"),
+            (KEEP_TAG, "false"),
+            (EXPIRES_AT_TAG, "2000-01-01T00:00:00Z"),
         ],
     );
     assert!(decide(&p, &[], &policy()).is_detach());
@@ -83,7 +84,7 @@ fn keep_tag_wins_over_everything() {
 
 #[test]
 fn unmanaged_pools_are_kept_unless_manage_all() {
-    let p = pool("foreign", &[(TAG_EXPIRES_AT, "2000-01-01T00:00:00Z")]);
+    let p = pool("foreign", &[(EXPIRES_AT_TAG, "2000-01-01T00:00:00Z")]);
     let decision = decide(&p, &[], &policy());
     assert_eq!(decision, Decision::Keep(KeepReason::NotManaged));
     assert_eq!(
@@ -112,7 +113,7 @@ fn unmanaged_pools_are_kept_unless_manage_all() {
 #[test]
 fn pools_not_succeeded_are_kept() {
     for state in ["Creating", "Updating", "Deleting", "Failed"] {
-        let mut p = managed("p", &[(TAG_EXPIRES_AT, "2000-01-01T00:00:00Z")]);
+        let mut p = managed("p", &[(EXPIRES_AT_TAG, "2000-01-01T00:00:00Z")]);
         p.provisioning_state = state.into();
         let decision = decide(&p, &[], &policy());
         assert_eq!(
@@ -124,7 +125,7 @@ fn pools_not_succeeded_are_kept() {
 
 #[test]
 fn a_running_job_keeps_an_expired_pool() {
-    let p = managed("sparkpool1", &[(TAG_EXPIRES_AT, "2026-11-22T11:00:00Z")]);
+    let p = managed("sparkpool1", &[(EXPIRES_AT_TAG, "2026-11-22T11:00:00Z")]);
     let compute = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws/computes/SparkPool1";
     let jobs = [
         job(
@@ -171,7 +172,7 @@ fn a_running_job_keeps_an_expired_pool() {
 
 #[test]
 fn jobs_on_other_pools_or_serverless_do_not_count() {
-    let p = managed("p1", &[(TAG_EXPIRES_AT, "2026-11-22T11:00:00Z")]);
+    let p = managed("p1", &[(EXPIRES_AT_TAG, "2026-11-22T11:00:00Z")]);
     let mut serverless = job("s", "x", "Running", NOW, None);
     serverless.compute_name = None;
     let jobs = [
@@ -183,17 +184,17 @@ fn jobs_on_other_pools_or_serverless_do_not_count() {
 
 #[test]
 fn expiry_boundary_is_inclusive() {
-    let at_now = managed("p", &[(TAG_EXPIRES_AT, "2026-11-22T12:00:00Z")]);
+    let at_now = managed("p", &[(EXPIRES_AT_TAG, "2026-11-22T12:00:00Z")]);
     assert_eq!(
         decide(&at_now, &[], &policy()),
         Decision::Detach(DetachReason::Expired { at: NOW })
     );
-    let just_after = managed("p", &[(TAG_EXPIRES_AT, "2026-11-22T12:00:00.001Z")]);
+    let just_after = managed("p", &[(EXPIRES_AT_TAG, "2026-11-22T12:00:00.001Z")]);
     let decision = decide(&just_after, &[], &policy());
     assert!(!decision.is_detach());
     assert_eq!(decision.reason(), "expires at 2026-11-22T12:00:00.001Z");
     // Offsets are honoured: 13:00+01:00 is 12:00Z.
-    let offset = managed("p", &[(TAG_EXPIRES_AT, "2026-11-22T13:00:00+01:00")]);
+    let offset = managed("p", &[(EXPIRES_AT_TAG, "2026-11-22T13:00:00+01:00")]);
     assert_eq!(
         decide(&offset, &[], &policy()).reason(),
         "expired at 2026-11-22T12:00:00Z"
@@ -202,7 +203,7 @@ fn expiry_boundary_is_inclusive() {
 
 #[test]
 fn an_unparseable_expiry_keeps_the_pool_and_names_the_value() {
-    let p = managed("p", &[(TAG_EXPIRES_AT, "next tuesday")]);
+    let p = managed("p", &[(EXPIRES_AT_TAG, "next tuesday")]);
     let decision = decide(&p, &[], &idle(1));
     assert_eq!(
         decision,
@@ -296,9 +297,9 @@ fn without_expiry_or_idle_policy_nothing_is_due() {
 #[test]
 fn plan_reports_in_the_report_shape() {
     let pools = [
-        managed("expired", &[(TAG_EXPIRES_AT, "2026-11-22T11:00:00Z")]),
-        managed("kept", &[(TAG_KEEP, "true")]),
-        managed("busy", &[(TAG_EXPIRES_AT, "2026-11-22T11:00:00Z")]),
+        managed("expired", &[(EXPIRES_AT_TAG, "2026-11-22T11:00:00Z")]),
+        managed("kept", &[(KEEP_TAG, "true")]),
+        managed("busy", &[(EXPIRES_AT_TAG, "2026-11-22T11:00:00Z")]),
         pool("foreign", &[]),
     ];
     let jobs = [job("run-1", "busy", "Running", NOW, None)];
@@ -332,7 +333,7 @@ fn plan_reports_in_the_report_shape() {
 
 #[test]
 fn recheck_keeps_a_pool_that_gained_a_running_job() {
-    let p = managed("p", &[(TAG_EXPIRES_AT, "2026-11-22T11:00:00Z")]);
+    let p = managed("p", &[(EXPIRES_AT_TAG, "2026-11-22T11:00:00Z")]);
     let listed = plan(std::slice::from_ref(&p), &[], &policy(), NOW);
     assert!(listed.decisions[0].decision.is_detach());
     let later = NOW + time::Duration::seconds(5);

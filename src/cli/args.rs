@@ -19,6 +19,7 @@ pub enum Command {
     /// Run as an Azure Functions custom handler on 127.0.0.1:$FUNCTIONS_CUSTOMHANDLER_PORT.
     Serve,
     /// Start the local world (Service Bus, ARM and identity emulators, local Functions host with this handler).
+    #[cfg(feature = "local")]
     Local(LocalArgs),
     /// Enqueue a command file (JSON envelope or az-ml attach YAML) onto the commands queue.
     Send(SendArgs),
@@ -32,6 +33,7 @@ pub enum Command {
     Package(PackageArgs),
 }
 
+#[cfg(feature = "local")]
 #[derive(Debug, Args)]
 pub struct LocalArgs {
     /// Run a short scripted demo against the local world, print what happens and exit.
@@ -43,9 +45,17 @@ pub struct LocalArgs {
     /// Port of the Service Bus emulator's REST endpoint.
     #[arg(long, default_value_t = 7072)]
     pub servicebus_port: u16,
-    /// Port of the ARM / Azure ML emulator (also serves the managed-identity token endpoint).
+    /// HTTPS port of the ARM / Azure ML emulator (and its blob endpoint for code uploads).
     #[arg(long, default_value_t = 7073)]
     pub arm_port: u16,
+    /// Plain-http loopback port of the managed-identity token endpoint (as App Service's).
+    #[arg(long, default_value_t = 7074)]
+    pub identity_port: u16,
+    /// Folder for the local world's state: its CA and server certificate live in `tls/`, made
+    /// on first run and reused (default: $POOLBROKER_LOCAL_STATE_DIR, else
+    /// $XDG_STATE_HOME/poolbroker/local, else ~/.local/state/poolbroker/local).
+    #[arg(long)]
+    pub state_dir: Option<PathBuf>,
     /// Folder with host.json and function-definitions/ (default: the current directory, else the
     /// folder of the executable's source tree).
     #[arg(long)]

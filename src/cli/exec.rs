@@ -1,7 +1,6 @@
 //! Running a command from the CLI: straight to ARM through the same engine the handler uses,
 //! following long-running operations to the end with a progress indicator.
 
-use std::io::IsTerminal;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -9,7 +8,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use super::args::WorkspaceArgs;
-use crate::domain::{CommandError, Envelope, WorkspaceId, parse_command};
+use super::progress::{Progress, waiting_for};
+use crate::domain::{Command, CommandError, Envelope, WorkspaceId, parse_command};
 use crate::engine::{CommandContext, Engine, EngineError, Outcome};
 use crate::startup::engine_from_env;
 
@@ -72,21 +72,28 @@ pub async fn run_engine(
     follow: bool,
 ) -> anyhow::Result<Value> {
     let correlation_id = uuid::Uuid::new_v4().simple().to_string();
-    let spinner = Spinner::start(envelope.command.kind());
+    let progress = Progress::start(format!("{} …", envelope.command.kind()));
     let result = loop {
         let mut ctx = CommandContext::new(correlation_id.clone(), OffsetDateTime::now_utc());
         ctx.message_id = Some(correlation_id.clone());
         match engine.execute(&envelope, &ctx).await {
             Ok(Outcome::Reply(reply)) => break Ok(reply.to_json(&correlation_id)),
+            // Not followed: the command's outcome is "Accepted" (Azure has the work and it is
+            // still running), never "Succeeded" for something that has not finished.
             Ok(Outcome::FollowUp(follow_up)) if !follow => {
-                break Ok(json!({
-                    "status": "Succeeded",
+                let mut reply = json!({
+                    "status": "Accepted",
                     "kind": follow_up.kind,
                     "correlationId": correlation_id,
                     "message": "accepted by Azure ML and still running; not waiting (pass --wait to follow it)",
-                }));
+                });
+                if let Command::TrackSparkJob(track) = &follow_up.envelope.command {
+                    reply["jobName"] = json!(track.job.as_str());
+                }
+                break Ok(reply);
             }
             Ok(Outcome::FollowUp(follow_up)) => {
+                progress.update(waiting_for(&follow_up.envelope.command));
                 tokio::time::sleep(follow_up.delay.min(Duration::from_secs(10))).await;
                 envelope = follow_up.envelope;
             }
@@ -98,41 +105,11 @@ pub async fn run_engine(
                     "error": rejection.to_json(),
                 }));
             }
-            Err(EngineError::Transient(reason)) => {
-                break Err(anyhow::anyhow!("temporary failure, try again: {reason}"));
+            Err(transient) => {
+                break Err(anyhow::Error::new(transient).context("temporary failure, try again"));
             }
         }
     };
-    spinner.stop();
+    progress.finish();
     result
-}
-
-/// A progress indicator on stderr while an operation runs (only on a terminal).
-struct Spinner {
-    task: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Spinner {
-    fn start(label: &'static str) -> Self {
-        if !std::io::stderr().is_terminal() {
-            return Self { task: None };
-        }
-        let task = tokio::spawn(async move {
-            let frames = ['|', '/', '-', '\\'];
-            let mut i = 0usize;
-            loop {
-                eprint!("\r{} {label} …", frames[i % frames.len()]);
-                i += 1;
-                tokio::time::sleep(Duration::from_millis(120)).await;
-            }
-        });
-        Self { task: Some(task) }
-    }
-
-    fn stop(self) {
-        if let Some(task) = self.task {
-            task.abort();
-            eprint!("\r\x1b[2K");
-        }
-    }
 }

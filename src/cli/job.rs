@@ -5,9 +5,9 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::args::{JobCommand, OutputFormat, WorkspaceArgs};
+use super::args::{JobCommand, WorkspaceArgs};
 use super::exec::{envelope_from_json, run_engine, workspace_from_flags};
-use super::output::print_reply;
+use super::output::print_job_reply;
 use super::via_queue::execute_via_queue;
 use crate::engine::CommandContext;
 use crate::startup::engine_from_env;
@@ -33,7 +33,7 @@ pub async fn job(command: JobCommand) -> anyhow::Result<()> {
                 let engine = engine_from_env().context("configuring the ARM client")?;
                 run_engine(&engine, envelope, false).await?
             };
-            print_reply(&reply, workspace.output)
+            print_job_reply(&reply, workspace.output)
         }
     }
 }
@@ -60,7 +60,7 @@ async fn submit(
     )?;
     if workspace.via_queue {
         let reply = execute_via_queue(&envelope).await?;
-        return print_reply(&reply, workspace.output);
+        return print_job_reply(&reply, workspace.output);
     }
     let engine = engine_from_env().context("configuring the ARM client")?;
     let ctx = CommandContext::new(key.clone(), OffsetDateTime::now_utc());
@@ -72,8 +72,23 @@ async fn submit(
         }
         Err(err) => anyhow::bail!("{err}"),
     }
-    let reply = run_engine(&engine, envelope, wait).await?;
-    print_reply(&reply, workspace.output)
+    let target = envelope
+        .workspace
+        .clone()
+        .or_else(|| engine.settings().default_workspace.clone());
+    let mut reply = run_engine(&engine, envelope, wait).await?;
+    // Not waited for: read the job once, so what is printed is its status as Azure ML reports
+    // it now, next to the command's own outcome (Accepted).
+    if reply.get("job").is_none()
+        && let (Some(name), Some(ws)) = (reply["jobName"].as_str().map(str::to_owned), target)
+        && let Some(view) = engine
+            .show_spark_job(&ws, &name, &ctx)
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?
+    {
+        reply["job"] = view.job_json();
+    }
+    print_job_reply(&reply, workspace.output)
 }
 
 async fn show(name: &str, workspace: &WorkspaceArgs) -> anyhow::Result<()> {
@@ -95,14 +110,6 @@ async fn show(name: &str, workspace: &WorkspaceArgs) -> anyhow::Result<()> {
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .with_context(|| format!("no job named '{name}' in workspace {}", ws.name()))?;
-    let mut reply = json!({"status": "Succeeded", "kind": "ShowSparkJob"});
-    if let Some(map) = reply.as_object_mut() {
-        map.extend(view.reply_fields());
-    }
-    let format = if workspace.output == OutputFormat::Table {
-        OutputFormat::Json
-    } else {
-        workspace.output
-    };
-    print_reply(&reply, format)
+    let reply = json!({"status": "Succeeded", "kind": "ShowSparkJob", "job": view.job_json()});
+    print_job_reply(&reply, workspace.output)
 }

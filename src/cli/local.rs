@@ -25,11 +25,18 @@ pub async fn local(args: LocalArgs) -> anyhow::Result<()> {
     options.http_port = args.http_port;
     options.servicebus_port = args.servicebus_port;
     options.arm_port = args.arm_port;
+    options.identity_port = args.identity_port;
+    if let Some(dir) = args.state_dir {
+        options.tls_dir = dir.join("tls");
+    }
     if args.demo {
         // The demo should not collide with a `poolbroker local` already running.
         options = options.ephemeral();
         // Short waits so the scripted demo shows long-running operations without dragging.
         options.emulator.retry_after_secs = 1;
+        options.emulator.operation_duration = std::time::Duration::from_secs(1);
+        options.emulator.job_step_duration = std::time::Duration::from_millis(500);
+        options.emulator.job_run_duration = std::time::Duration::from_secs(2);
         // The demo prints what happens; the handler's own logs would drown it.
         options
             .extra_settings
@@ -67,16 +74,22 @@ fn print_banner(world: &LocalWorld, app_root: &Path) {
         world.http_addr
     );
     println!(
+        "  Studio (attached pools)         http://{}{}/",
+        world.http_addr,
+        crate::studio::BASE
+    );
+    println!(
         "  Service Bus emulator            http://{}",
         world.servicebus_addr
     );
     println!(
-        "  ARM / Azure ML emulator         http://{}",
-        world.arm_addr
+        "  ARM / Azure ML emulator         https://{} (local CA {})",
+        world.arm_addr,
+        world.tls.ca_cert_path().display()
     );
     println!(
         "  managed-identity endpoint       http://{}/msi/token",
-        world.arm_addr
+        world.identity_addr
     );
     for f in world.host.functions() {
         let trigger = match &f.trigger {
@@ -88,8 +101,13 @@ fn print_banner(world: &LocalWorld, app_root: &Path) {
         };
         println!("  function {:<18} {trigger}", f.name);
     }
-    println!("To use the CLI against it from another shell:");
+    println!(
+        "To use the CLI, or Microsoft's SDKs (azure-ai-ml, azure-identity), from another shell:"
+    );
     for (k, v) in world.cli_environment() {
+        println!("  export {k}='{v}'");
+    }
+    for (k, v) in world.trust_environment() {
         println!("  export {k}='{v}'");
     }
 }

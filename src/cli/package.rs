@@ -42,11 +42,21 @@ pub fn package(args: PackageArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `cargo build --release` for the host's platform (Linux x86_64 on Azure).
+/// `cargo build --release` for the host's platform (Linux x86_64 on Azure), without the `local`
+/// feature: the deployed binary carries no emulator and no local host.
 fn build_release(repo_root: &std::path::Path) -> anyhow::Result<PathBuf> {
-    eprintln!("building the release binary (cargo build --release --locked) …");
+    eprintln!(
+        "building the release binary (cargo build --release --locked --no-default-features) …"
+    );
     let status = Command::new("cargo")
-        .args(["build", "--release", "--locked", "-p", "poolbroker"])
+        .args([
+            "build",
+            "--release",
+            "--locked",
+            "--no-default-features",
+            "-p",
+            "poolbroker",
+        ])
         .current_dir(repo_root)
         .status()
         .context("running cargo (pass --binary to package an existing build)")?;

@@ -9,7 +9,6 @@ use serde_json::Value;
 
 use crate::config::{COMMANDS_QUEUE, REPLIES_QUEUE};
 use crate::domain::Envelope;
-use crate::local::{LOCAL_NAMESPACE, LOCAL_SAS_KEY, LOCAL_SAS_KEY_NAME};
 use crate::servicebus::{
     CredentialTokenProvider, MessageSender, Namespace, OutboundMessage, ServiceBusAuth,
     ServiceBusSettings, SettingsError,
@@ -26,27 +25,40 @@ pub fn sender_for_namespace(namespace: &str) -> anyhow::Result<MessageSender> {
     Ok(MessageSender::with_token_provider(&settings, provider)?)
 }
 
-/// The configured Service Bus, else the local emulator of `poolbroker local` on its default port.
+/// The configured Service Bus, else (with the `local` feature) the local emulator of
+/// `poolbroker local` on its default port.
 pub fn sender() -> anyhow::Result<MessageSender> {
     let settings = match ServiceBusSettings::from_env() {
         Ok(settings) => settings,
-        Err(SettingsError::Missing) => {
-            eprintln!(
-                "Service Bus not configured (ServiceBusConnection…): using the local emulator at http://127.0.0.1:7072 (`poolbroker local`)"
-            );
-            let namespace = Namespace::parse(LOCAL_NAMESPACE).map_err(|e| anyhow::anyhow!(e))?;
-            ServiceBusSettings::new(
-                namespace,
-                ServiceBusAuth::SharedAccessKey {
-                    key_name: LOCAL_SAS_KEY_NAME.into(),
-                    key: LOCAL_SAS_KEY.into(),
-                },
-            )
-            .with_endpoint_override("http://127.0.0.1:7072")?
-        }
+        Err(SettingsError::Missing) => local_emulator()?,
         Err(other) => return Err(other.into()),
     };
     Ok(MessageSender::new(&settings)?)
+}
+
+#[cfg(feature = "local")]
+fn local_emulator() -> anyhow::Result<ServiceBusSettings> {
+    use crate::local::{LOCAL_NAMESPACE, LOCAL_SAS_KEY, LOCAL_SAS_KEY_NAME};
+    eprintln!(
+        "Service Bus not configured (ServiceBusConnection…): using the local emulator at http://127.0.0.1:7072 (`poolbroker local`)"
+    );
+    let namespace = Namespace::parse(LOCAL_NAMESPACE).map_err(|e| anyhow::anyhow!(e))?;
+    ServiceBusSettings::new(
+        namespace,
+        ServiceBusAuth::SharedAccessKey {
+            key_name: LOCAL_SAS_KEY_NAME.into(),
+            key: LOCAL_SAS_KEY.into(),
+        },
+    )
+    .with_endpoint_override("http://127.0.0.1:7072")
+    .map_err(Into::into)
+}
+
+#[cfg(not(feature = "local"))]
+fn local_emulator() -> anyhow::Result<ServiceBusSettings> {
+    Err(SettingsError::Missing).context(
+        "set ServiceBusConnection… (or pass --namespace); this build has no local emulator to fall back to",
+    )
 }
 
 pub struct Sent {
@@ -83,9 +95,16 @@ pub async fn wait_for_reply(
     sent: &Sent,
     timeout: Duration,
 ) -> anyhow::Result<Value> {
-    sender
+    let progress = super::progress::Progress::start_announced(format!(
+        "waiting up to {}s for the reply on '{reply_queue}' (correlation id {})",
+        timeout.as_secs(),
+        sent.correlation_id
+    ));
+    let received = sender
         .receive_reply(reply_queue, &sent.correlation_id, timeout)
-        .await
+        .await;
+    progress.finish();
+    received
         .with_context(|| format!("receiving from '{reply_queue}'"))?
         .ok_or_else(|| {
             anyhow::anyhow!(

@@ -22,11 +22,25 @@ pub(crate) enum Seg {
     Val(&'static str, Check),
 }
 
+/// An ARM id: the `/subscriptions/{id}/resourceGroups/{name}/providers/{provider}` prefix every
+/// id poolbroker reads shares, then the provider's own segments.
 pub(crate) struct Shape {
     pub what: &'static str,
     pub shape: &'static str,
+    /// The resource provider namespace (`Microsoft.Synapse`, …).
+    pub provider: &'static str,
+    /// The segments after the provider.
     pub segs: &'static [Seg],
 }
+
+/// The segments before the provider namespace.
+const PREFIX: &[Seg] = &[
+    Seg::Lit("subscriptions"),
+    Seg::Val("subscription id", check_subscription),
+    Seg::Lit("resourceGroups"),
+    Seg::Val("resource group", check_resource_group),
+    Seg::Lit("providers"),
+];
 
 impl Shape {
     fn err(&self, problem: String) -> ArmIdError {
@@ -49,8 +63,10 @@ impl Shape {
             return Err(self.err("must not end with '/'".into()));
         }
         let parts: Vec<&str> = rest.split('/').collect();
+        let provider = [Seg::Lit(self.provider)];
+        let segs: Vec<&Seg> = PREFIX.iter().chain(&provider).chain(self.segs).collect();
         let mut values = Vec::new();
-        for (i, seg) in self.segs.iter().enumerate() {
+        for (i, seg) in segs.iter().enumerate() {
             let Some(got) = parts.get(i) else {
                 let missing = match seg {
                     Seg::Lit(l) => format!("'{l}'"),
@@ -79,8 +95,8 @@ impl Shape {
                 }
             }
         }
-        if parts.len() > self.segs.len() {
-            let extra = parts[self.segs.len()..].join("/");
+        if parts.len() > segs.len() {
+            let extra = parts[segs.len()..].join("/");
             return Err(self.err(format!(
                 "has unexpected extra segments {}",
                 quote(&format!("/{extra}"))
@@ -126,9 +142,15 @@ pub(crate) fn check_resource_group(s: &str) -> Result<(), String> {
 
 /// Azure ML workspace: `^[a-zA-Z0-9][a-zA-Z0-9_-]{2,32}$`.
 pub(crate) fn check_ml_workspace(s: &str) -> Result<(), String> {
+    check_word_name(s, 3, 33)
+}
+
+/// Letters, digits, '-' and '_', starting with a letter or digit, `min..=max` long: the rule
+/// ARM gives Azure ML workspaces and user-assigned identities.
+fn check_word_name(s: &str, min: usize, max: usize) -> Result<(), String> {
     let len = s.chars().count();
-    if !(3..=33).contains(&len) {
-        return Err(format!("must be 3 to 33 characters long; got {len}"));
+    if !(min..=max).contains(&len) {
+        return Err(format!("must be {min} to {max} characters long; got {len}"));
     }
     if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
         return Err("must start with a letter or digit".into());
@@ -182,22 +204,7 @@ pub(crate) fn check_big_data_pool(s: &str) -> Result<(), String> {
 
 /// User-assigned identity (ARM naming rules: 3-128, alphanumerics, '-', '_', starts alphanumeric).
 pub(crate) fn check_uai_name(s: &str) -> Result<(), String> {
-    let len = s.chars().count();
-    if !(3..=128).contains(&len) {
-        return Err(format!("must be 3 to 128 characters long; got {len}"));
-    }
-    if !s.starts_with(|c: char| c.is_ascii_alphanumeric()) {
-        return Err("must start with a letter or digit".into());
-    }
-    if let Some(c) = s
-        .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_')))
-    {
-        return Err(format!(
-            "may contain only letters, digits, '-' and '_'; found '{c}'"
-        ));
-    }
-    Ok(())
+    check_word_name(s, 3, 128)
 }
 
 #[cfg(test)]

@@ -13,22 +13,11 @@ use super::tags::Tags;
 /// Fields of a resource that poolbroker does not model, kept as ARM sent them.
 pub type Unmodelled = Map<String, Value>;
 
-/// `Microsoft.MachineLearningServices/workspaces`.
+/// A tracked resource read for its identity and location only: an Azure ML workspace
+/// (`Microsoft.MachineLearningServices/workspaces`) or a Synapse Spark pool
+/// (`Microsoft.Synapse/workspaces/bigDataPools`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct WorkspaceResource {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub location: Option<String>,
-    #[serde(flatten)]
-    pub extra: Unmodelled,
-}
-
-/// `Microsoft.Synapse/workspaces/bigDataPools`.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct SynapsePoolResource {
+pub struct TrackedResource {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use super::error_code::ErrorCode;
 use super::field_error::{FieldError, FieldErrors, quote};
 use super::reader::{Fields, StrictError, strict_json, strict_yaml};
 use super::spark::JobName;
@@ -18,8 +19,10 @@ use super::workspace_id::{WorkspaceId, parse_workspace};
 
 pub const API_VERSION: &str = "poolbroker/v1";
 
-const ENVELOPE_FIELDS: &[&str] = &["apiVersion", "kind", "workspace", "idempotencyKey", "spec"];
-const KINDS: &[&str] = &[
+/// The fields of an envelope (docs/messages.md).
+pub const ENVELOPE_FIELDS: &[&str] = &["apiVersion", "kind", "workspace", "idempotencyKey", "spec"];
+/// Kinds a sender (a queue client, the CLI, an event hook's rule) asks for.
+pub const SENDER_KINDS: &[&str] = &[
     "AttachPool",
     "UpdatePoolIdentity",
     "DetachPool",
@@ -27,8 +30,9 @@ const KINDS: &[&str] = &[
     "ListPools",
     "SubmitSparkJob",
     "CancelSparkJob",
-    "AwaitOperation",
 ];
+/// The follow-up kind docs/messages.md documents (and errors list) next to the senders' kinds.
+const AWAIT_OPERATION: &str = "AwaitOperation";
 /// Follow-ups only the broker sends itself; accepted, but not advertised to senders.
 const INTERNAL_KINDS: &[&str] = &["TrackSparkJob"];
 const MAX_IDEMPOTENCY_KEY: usize = 128;
@@ -159,14 +163,14 @@ fn list(errs: &[FieldError]) -> String {
 
 impl CommandError {
     /// Stable code for the reply's `error.code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
             Self::Empty
             | Self::TooLarge { .. }
             | Self::NotUtf8 { .. }
             | Self::NotJson { .. }
-            | Self::NotYaml { .. } => "InvalidMessage",
-            Self::Invalid(_) => "ValidationFailed",
+            | Self::NotYaml { .. } => ErrorCode::InvalidMessage,
+            Self::Invalid(_) => ErrorCode::ValidationFailed,
         }
     }
 
@@ -358,15 +362,15 @@ fn parse_envelope(
         None => Some(None),
     };
     let kind = root.required_str("kind", errs).and_then(|k| {
-        if KINDS.contains(&k) || INTERNAL_KINDS.contains(&k) {
+        if SENDER_KINDS.contains(&k) || k == AWAIT_OPERATION || INTERNAL_KINDS.contains(&k) {
             Some(k)
         } else {
             errs.push(
                 "kind",
                 format!(
-                    "unknown kind {}; expected one of {}",
+                    "unknown kind {}; expected one of {}, {AWAIT_OPERATION}",
                     quote(k),
-                    KINDS.join(", ")
+                    SENDER_KINDS.join(", ")
                 ),
             );
             None

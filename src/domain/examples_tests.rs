@@ -103,7 +103,7 @@ fn bad_examples_fail_on_the_documented_field() {
         (
             example!("bad/bad-ttl.json"),
             "spec.ttl",
-            "expected a duration like 30m, 8h or 7d (minutes, hours or days); got '2 weeks'",
+            "expected a duration like 30m, 8h, 7d or 1h30m (units d, h, m, largest first); got '2 weeks'",
         ),
     ];
     for ((path, body), field, problem) in bad {

@@ -4,6 +4,7 @@
 mod arm_id;
 mod arm_resource;
 mod compute_name;
+mod error_code;
 mod field_error;
 mod reader;
 mod resource_ids;
@@ -13,9 +14,10 @@ mod workspace_id;
 pub use arm_id::ArmIdError;
 pub use arm_resource::{
     ComputeProperties, ComputeResource, JobProperties, JobResource, OperationStatus,
-    SynapsePoolResource, Unmodelled, WorkspaceResource, to_json,
+    TrackedResource, Unmodelled, to_json,
 };
 pub use compute_name::{ComputeName, ComputeNameError};
+pub use error_code::ErrorCode;
 pub use field_error::FieldError;
 pub use resource_ids::{SynapsePoolId, UserAssignedIdentityId};
 pub use scope::ScopeAllowList;
@@ -26,13 +28,19 @@ pub use identity::{IdentityError, IdentitySpec, IdentityType, UaiList};
 
 mod tags;
 mod ttl;
-pub use tags::{KEEP_TAG, RESERVED_TAG_PREFIX, Tags, WORKLOAD_TAG};
-pub use ttl::{EXPIRES_AT_TAG, Ttl, TtlError, TtlUnit, format_utc_seconds, parse_expires_at};
+pub use tags::{
+    EXPIRES_AT_TAG, KEEP_TAG, MANAGED_TAG, RESERVED_TAG_PREFIX, Tags, WORKLOAD_TAG, tag_is_true,
+    tag_value,
+};
+pub use ttl::{Ttl, TtlError, format_duration, format_utc_seconds, parse_expires_at};
 
 mod command;
 pub mod spark;
 mod specs;
-pub use command::{API_VERSION, Command, CommandError, Envelope, MAX_BODY_BYTES, parse_command};
+pub use command::{
+    API_VERSION, Command, CommandError, ENVELOPE_FIELDS, Envelope, MAX_BODY_BYTES, SENDER_KINDS,
+    parse_command,
+};
 pub use specs::attach_pool::{AttachPoolSpec, SYNAPSE_SPARK};
 pub use specs::await_operation::{
     AwaitOperation, EncodeError, OperationKind, OperationRef, PendingAction, ReplyRoute,

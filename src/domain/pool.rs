@@ -11,8 +11,8 @@ use super::field_error::{FieldError, FieldErrors, index, join, quote};
 use super::identity::IdentityType;
 use super::reader::{Fields, type_name};
 use super::resource_ids::UserAssignedIdentityId;
-use super::tags::Tags;
-use super::ttl::{EXPIRES_AT_TAG, parse_expires_at};
+use super::tags::{EXPIRES_AT_TAG, Tags};
+use super::ttl::parse_expires_at;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AssignedIdentity {

@@ -9,20 +9,14 @@ use std::{
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use super::arm_id::{
-    ArmIdError, Seg, Shape, check_big_data_pool, check_resource_group, check_subscription,
-    check_synapse_workspace, check_uai_name,
+    ArmIdError, Seg, Shape, check_big_data_pool, check_synapse_workspace, check_uai_name,
 };
 
 const SYNAPSE_POOL: Shape = Shape {
     what: "a Synapse Spark pool id",
     shape: "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.Synapse/workspaces/{workspace}/bigDataPools/{pool}",
+    provider: "Microsoft.Synapse",
     segs: &[
-        Seg::Lit("subscriptions"),
-        Seg::Val("subscription id", check_subscription),
-        Seg::Lit("resourceGroups"),
-        Seg::Val("resource group", check_resource_group),
-        Seg::Lit("providers"),
-        Seg::Lit("Microsoft.Synapse"),
         Seg::Lit("workspaces"),
         Seg::Val("Synapse workspace name", check_synapse_workspace),
         Seg::Lit("bigDataPools"),
@@ -33,13 +27,8 @@ const SYNAPSE_POOL: Shape = Shape {
 const UAI: Shape = Shape {
     what: "a user-assigned identity id",
     shape: "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}",
+    provider: "Microsoft.ManagedIdentity",
     segs: &[
-        Seg::Lit("subscriptions"),
-        Seg::Val("subscription id", check_subscription),
-        Seg::Lit("resourceGroups"),
-        Seg::Val("resource group", check_resource_group),
-        Seg::Lit("providers"),
-        Seg::Lit("Microsoft.ManagedIdentity"),
         Seg::Lit("userAssignedIdentities"),
         Seg::Val("identity name", check_uai_name),
     ],

@@ -13,6 +13,11 @@ pub type Tags = IndexMap<String, String>;
 pub const RESERVED_TAG_PREFIX: &str = "poolbroker-";
 /// The one reserved tag users set themselves: `poolbroker-keep: "true"` protects a pool from cleanup.
 pub const KEEP_TAG: &str = "poolbroker-keep";
+/// `true` marks a pool attached by poolbroker; cleanup touches only those unless `manage_all`.
+pub const MANAGED_TAG: &str = "poolbroker-managed";
+/// RFC 3339 instant (UTC, whole seconds) after which cleanup detaches the pool, written from an
+/// attach command's `ttl`.
+pub const EXPIRES_AT_TAG: &str = "poolbroker-expires-at";
 /// Users label a pool for a workload; `compute: auto` jobs with that `workload` pick it.
 pub const WORKLOAD_TAG: &str = "poolbroker-workload";
 /// Characters ARM does not accept in tag names.
@@ -22,6 +27,18 @@ const FORBIDDEN_IN_NAMES: [char; 7] = ['<', '>', '%', '&', '\\', '?', '/'];
 const MAX_TAGS: usize = 50;
 const MAX_NAME: usize = 512;
 const MAX_VALUE: usize = 256;
+
+/// A tag's value; ARM tag names compare case-insensitively.
+pub fn tag_value<'a>(tags: &'a Tags, name: &str) -> Option<&'a str> {
+    tags.iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value.as_str())
+}
+
+/// A tag flag (`poolbroker-keep`, `poolbroker-managed`) is set when its value reads `true`.
+pub fn tag_is_true(value: Option<&str>) -> bool {
+    value.is_some_and(|value| value.trim().eq_ignore_ascii_case("true"))
+}
 
 pub(crate) fn parse_tags(value: &Value, path: &str, errs: &mut FieldErrors) -> Option<Tags> {
     let Value::Object(map) = value else {

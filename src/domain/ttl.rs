@@ -1,63 +1,94 @@
-//! Time-to-live of an attached pool (`ttl: 8h`), stored on the compute as an absolute expiry tag
-//! so the cleanup timer needs no state of its own.
+//! The one duration grammar (`30m`, `8h`, `7d`, `1h30m`): an attached pool's time-to-live
+//! (`ttl: 8h`, stored on the compute as an absolute expiry tag so the cleanup timer needs no state
+//! of its own) and the cleanup policy's `idle_after`.
 
 use std::{fmt, str::FromStr};
 
 use time::{Duration, OffsetDateTime, UtcOffset};
 
-/// The tag that carries the expiry instant (UTC, RFC 3339, whole seconds).
-pub const EXPIRES_AT_TAG: &str = "poolbroker-expires-at";
+use super::tags::EXPIRES_AT_TAG;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum TtlUnit {
-    Minutes,
-    Hours,
-    Days,
-}
+const MINUTE: u64 = 60;
+const HOUR: u64 = 60 * MINUTE;
+const DAY: u64 = 24 * HOUR;
+/// Shortest and longest durations accepted (1 minute, 365 days), in seconds.
+const MIN_SECONDS: u64 = MINUTE;
+const MAX_SECONDS: u64 = 365 * DAY;
 
-/// A positive duration written as `<n>m`, `<n>h` or `<n>d`, between 1 minute and 365 days.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+const EXPECTED: &str =
+    "expected a duration like 30m, 8h, 7d or 1h30m (units d, h, m, largest first)";
+
+/// A duration written `<n>d<n>h<n>m` (any non-empty subset, largest unit first), between 1 minute
+/// and 365 days: an attach command's `ttl` and a cleanup policy's `idle_after` alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Ttl {
-    amount: u32,
-    unit: TtlUnit,
+    /// Whole minutes; the grammar has no smaller unit.
+    minutes: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum TtlError {
-    #[error("expected a duration like 30m, 8h or 7d (minutes, hours or days); got '{0}'")]
-    Format(String),
-    #[error("must be between 1m and 365d; got '{0}'")]
-    Range(String),
+    #[error("{EXPECTED}; got '{0}'")]
+    Malformed(String),
+    #[error("'{0}' is shorter than the minimum of 1m")]
+    TooShort(String),
+    #[error("'{0}' is longer than the maximum of 365d")]
+    TooLong(String),
 }
 
 impl Ttl {
-    pub fn parse(s: &str) -> Result<Self, TtlError> {
-        let fmt_err = || TtlError::Format(s.chars().take(40).collect());
-        let unit = match s.chars().last() {
-            Some('m') => TtlUnit::Minutes,
-            Some('h') => TtlUnit::Hours,
-            Some('d') => TtlUnit::Days,
-            _ => return Err(fmt_err()),
-        };
-        let digits = &s[..s.len() - 1];
-        if digits.is_empty() || digits.len() > 9 || !digits.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(fmt_err());
+    pub fn parse(text: &str) -> Result<Self, TtlError> {
+        let shown = || text.chars().take(40).collect::<String>();
+        let malformed = || TtlError::Malformed(shown());
+        let too_long = || TtlError::TooLong(shown());
+        let mut rest = text;
+        let mut total: u64 = 0;
+        let mut previous_rank = usize::MAX;
+        if rest.is_empty() {
+            return Err(malformed());
         }
-        let amount: u32 = digits.parse().map_err(|_| fmt_err())?;
-        let ttl = Self { amount, unit };
-        if amount == 0 || ttl.duration() > Duration::days(365) {
-            return Err(TtlError::Range(s.to_owned()));
+        while !rest.is_empty() {
+            let digits = rest
+                .find(|c: char| !c.is_ascii_digit())
+                .ok_or_else(malformed)?;
+            if digits == 0 {
+                return Err(malformed());
+            }
+            let amount: u64 = rest[..digits].parse().map_err(|_| too_long())?;
+            let unit = rest[digits..].chars().next().ok_or_else(malformed)?;
+            let (rank, seconds) = match unit {
+                'd' => (2, DAY),
+                'h' => (1, HOUR),
+                'm' => (0, MINUTE),
+                _ => return Err(malformed()),
+            };
+            if rank >= previous_rank {
+                return Err(malformed());
+            }
+            previous_rank = rank;
+            total = amount
+                .checked_mul(seconds)
+                .and_then(|part| total.checked_add(part))
+                .ok_or_else(too_long)?;
+            rest = &rest[digits + unit.len_utf8()..];
         }
-        Ok(ttl)
+        if total < MIN_SECONDS {
+            return Err(TtlError::TooShort(shown()));
+        }
+        if total > MAX_SECONDS {
+            return Err(too_long());
+        }
+        let minutes = u32::try_from(total / MINUTE).map_err(|_| too_long())?;
+        Ok(Self { minutes })
     }
 
     pub fn duration(&self) -> Duration {
-        let n = i64::from(self.amount);
-        match self.unit {
-            TtlUnit::Minutes => Duration::minutes(n),
-            TtlUnit::Hours => Duration::hours(n),
-            TtlUnit::Days => Duration::days(n),
-        }
+        Duration::minutes(i64::from(self.minutes))
+    }
+
+    /// The same length as a `std` duration (for timers and settings).
+    pub fn std_duration(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.minutes) * MINUTE)
     }
 
     /// `now + ttl`, in UTC, truncated to whole seconds.
@@ -72,6 +103,28 @@ impl Ttl {
             EXPIRES_AT_TAG.to_owned(),
             format_utc_seconds(self.expires_at(now)),
         )
+    }
+}
+
+/// Writes any duration in the grammar [`Ttl::parse`] reads, with seconds (`s`) only when there
+/// are some (reports show measured durations, which need not be whole minutes).
+pub fn format_duration(duration: std::time::Duration) -> String {
+    let total = duration.as_secs();
+    let parts = [
+        (total / DAY, 'd'),
+        (total % DAY / HOUR, 'h'),
+        (total % HOUR / MINUTE, 'm'),
+        (total % MINUTE, 's'),
+    ];
+    let text: String = parts
+        .iter()
+        .filter(|(amount, _)| *amount > 0)
+        .map(|(amount, unit)| format!("{amount}{unit}"))
+        .collect();
+    if text.is_empty() {
+        "0m".to_string()
+    } else {
+        text
     }
 }
 
@@ -96,12 +149,7 @@ pub fn parse_expires_at(value: &str) -> Option<OffsetDateTime> {
 
 impl fmt::Display for Ttl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let u = match self.unit {
-            TtlUnit::Minutes => 'm',
-            TtlUnit::Hours => 'h',
-            TtlUnit::Days => 'd',
-        };
-        write!(f, "{}{u}", self.amount)
+        f.write_str(&format_duration(self.std_duration()))
     }
 }
 
@@ -118,37 +166,65 @@ mod tests {
     use time::macros::datetime;
 
     #[test]
-    fn parses_units_and_round_trips_display() {
-        assert_eq!(Ttl::parse("8h").unwrap().duration(), Duration::hours(8));
-        assert_eq!(Ttl::parse("30m").unwrap().duration(), Duration::minutes(30));
+    fn accepted_forms_and_display() {
+        let minutes = |m: i64| Duration::minutes(m);
+        assert_eq!(Ttl::parse("8h").unwrap().duration(), minutes(480));
+        assert_eq!(Ttl::parse("30m").unwrap().duration(), minutes(30));
         assert_eq!(Ttl::parse("7d").unwrap().duration(), Duration::days(7));
-        assert_eq!(Ttl::parse("365d").unwrap().to_string(), "365d");
-        assert_eq!(Ttl::parse("90m").unwrap().to_string(), "90m");
+        assert_eq!(Ttl::parse("1h30m").unwrap().duration(), minutes(90));
+        assert_eq!(
+            Ttl::parse("1d2h3m").unwrap().duration(),
+            minutes(1440 + 120 + 3)
+        );
+        assert_eq!(
+            Ttl::parse("365d").unwrap().std_duration(),
+            std::time::Duration::from_secs(MAX_SECONDS)
+        );
+        // Display is the canonical spelling, which parses back to the same value.
+        for (text, shown) in [
+            ("8h", "8h"),
+            ("90m", "1h30m"),
+            ("1d2h3m", "1d2h3m"),
+            ("365d", "365d"),
+        ] {
+            let ttl = Ttl::parse(text).unwrap();
+            assert_eq!(ttl.to_string(), shown);
+            assert_eq!(Ttl::parse(shown).unwrap(), ttl);
+        }
     }
 
     #[test]
-    fn rejects_bad_forms_and_ranges() {
+    fn refused_forms_and_ranges() {
         for bad in [
-            "",
-            "h",
-            "8",
-            "8 h",
-            "-1h",
-            "1.5h",
-            "8H",
-            "8s",
-            "1w",
-            "99999999999d",
-            "٣h",
+            "", "h", "8", "m", "8 h", "-1h", "1.5h", "8H", "8s", "1w", "30m1h", "1h1h", " 1h", "٣h",
         ] {
-            assert!(matches!(Ttl::parse(bad), Err(TtlError::Format(_))), "{bad}");
+            assert_eq!(
+                Ttl::parse(bad),
+                Err(TtlError::Malformed(bad.into())),
+                "{bad:?}"
+            );
         }
-        assert_eq!(Ttl::parse("0m"), Err(TtlError::Range("0m".into())));
+        assert_eq!(Ttl::parse("0m"), Err(TtlError::TooShort("0m".into())));
         assert_eq!(
             Ttl::parse("366d").unwrap_err().to_string(),
-            "must be between 1m and 365d; got '366d'"
+            "'366d' is longer than the maximum of 365d"
         );
-        assert!(Ttl::parse("8761h").is_err());
+        assert!(matches!(Ttl::parse("365d1m"), Err(TtlError::TooLong(_))));
+        assert!(matches!(Ttl::parse("8761h"), Err(TtlError::TooLong(_))));
+        assert!(matches!(
+            Ttl::parse("99999999999999999999d"),
+            Err(TtlError::TooLong(_))
+        ));
+        assert_eq!(
+            TtlError::Malformed("x".into()).to_string(),
+            "expected a duration like 30m, 8h, 7d or 1h30m (units d, h, m, largest first); got 'x'"
+        );
+    }
+
+    #[test]
+    fn formatting_measured_durations() {
+        assert_eq!(format_duration(std::time::Duration::from_secs(61)), "1m1s");
+        assert_eq!(format_duration(std::time::Duration::ZERO), "0m");
     }
 
     #[test]

@@ -14,13 +14,8 @@ use super::reader::{Fields, type_name};
 const SHAPE: Shape = Shape {
     what: "an Azure ML workspace id",
     shape: "/subscriptions/{subscriptionId}/resourceGroups/{resourceGroup}/providers/Microsoft.MachineLearningServices/workspaces/{name}",
+    provider: "Microsoft.MachineLearningServices",
     segs: &[
-        Seg::Lit("subscriptions"),
-        Seg::Val("subscription id", check_subscription),
-        Seg::Lit("resourceGroups"),
-        Seg::Val("resource group", check_resource_group),
-        Seg::Lit("providers"),
-        Seg::Lit("Microsoft.MachineLearningServices"),
         Seg::Lit("workspaces"),
         Seg::Val("workspace name", check_ml_workspace),
     ],

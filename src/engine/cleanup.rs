@@ -2,39 +2,71 @@
 //! each pool right before acting, and detach through the same `DetachPool` path as queue
 //! commands (whose own running-job check refuses a busy pool even on a stale plan).
 
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
 use crate::azureml::JobListFilter;
-use crate::cleanup::{CleanupPolicy, JobFacts, PoolFacts, plan, recheck};
+use crate::cleanup::{CleanupPlan, CleanupPolicy, JobFacts, PoolFacts, plan, recheck};
 use crate::domain::{
-    AttachedPool, Command, ComputeName, DetachPoolSpec, Envelope, JobResource, WorkspaceId, to_json,
+    AttachedPool, Command, ComputeName, DetachPoolSpec, Envelope, ErrorCode, JobResource,
+    WorkspaceId, to_json,
 };
 
-use super::{CommandContext, Engine, EngineError, Outcome};
+use super::{CommandContext, Engine, EngineError, Outcome, Rejection};
 
-/// What one workspace's cleanup did, in the shape of the `cleanup-reports` message.
-#[derive(Debug, Clone, Default)]
+/// What one workspace's cleanup did: one entry of the `cleanup-reports` message
+/// (docs/cleanup.md), the plan's fields first.
+#[derive(Debug, Clone, Serialize)]
 pub struct CleanupReport {
+    #[serde(flatten)]
+    pub plan: CleanupPlan,
     pub workspace: String,
-    pub plan: Value,
-    pub detached: Vec<Value>,
-    pub kept_at_detach: Vec<Value>,
-    pub failed: Vec<Value>,
+    pub detached: Vec<DetachedPool>,
+    pub kept_at_detach: Vec<KeptPool>,
+    pub failed: Vec<FailedPool>,
 }
 
 impl CleanupReport {
     pub fn to_json(&self) -> Value {
-        let mut report = self.plan.clone();
-        if let Some(map) = report.as_object_mut() {
-            map.insert("workspace".into(), json!(self.workspace));
-            map.insert("detached".into(), json!(self.detached));
-            map.insert("kept_at_detach".into(), json!(self.kept_at_detach));
-            map.insert("failed".into(), json!(self.failed));
-        }
-        report
+        crate::domain::to_json(self)
     }
+}
+
+/// A pool detached by this run, or found already gone.
+#[derive(Debug, Clone, Serialize)]
+pub struct DetachedPool {
+    pub name: String,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub already_gone: Option<bool>,
+    /// Where it was found gone: `recheck` (the re-read) or `detach` (ARM answered 204).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub found_gone: Option<&'static str>,
+}
+
+/// A pool the plan would detach but the re-check (or the detach's own busy check) kept.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeptPool {
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedPool {
+    pub name: String,
+    pub reason: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<CleanupFailure>,
+}
+
+/// Why a detach failed: the rejection as replies carry it, or what went wrong on the way.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum CleanupFailure {
+    Rejected(Rejection),
+    Text(String),
 }
 
 impl Engine {
@@ -62,9 +94,11 @@ impl Engine {
         let facts: Vec<PoolFacts> = pools.iter().map(pool_facts).collect();
         let decided = plan(&facts, &jobs, policy, ctx.now);
         let mut report = CleanupReport {
+            plan: decided.clone(),
             workspace: ws_id.clone(),
-            plan: serde_json::to_value(&decided).unwrap_or(Value::Null),
-            ..CleanupReport::default()
+            detached: Vec::new(),
+            kept_at_detach: Vec::new(),
+            failed: Vec::new(),
         };
         if decided.dry_run {
             return Ok(report);
@@ -72,33 +106,38 @@ impl Engine {
         for decision in decided.to_detach() {
             let reason = decision.decision.reason();
             let Ok(name) = ComputeName::parse(&decision.name) else {
-                report
-                    .failed
-                    .push(json!({"name": decision.name, "reason": "not a valid compute name"}));
+                report.failed.push(FailedPool {
+                    name: decision.name.clone(),
+                    reason: "not a valid compute name".into(),
+                    error: None,
+                });
                 continue;
             };
             // The listing may be stale: another run (another instance, a late timer) may be
             // detaching the pool, it may have gained a job or a keep tag, or a new ttl.
             match self.recheck(workspace, &name, policy, ctx).await {
                 Err(why) => {
-                    report
-                        .failed
-                        .push(json!({"name": decision.name, "reason": reason, "error": why}));
+                    report.failed.push(FailedPool {
+                        name: decision.name.clone(),
+                        reason,
+                        error: Some(CleanupFailure::Text(why)),
+                    });
                     continue;
                 }
                 Ok(Recheck::Gone) => {
-                    report.detached.push(json!({
-                        "name": decision.name,
-                        "reason": "already detached: no longer in the workspace (another run or a person detached it)",
-                        "already_gone": true,
-                        "found_gone": "recheck",
-                    }));
+                    report.detached.push(DetachedPool {
+                        name: decision.name.clone(),
+                        reason: "already detached: no longer in the workspace (another run or a person detached it)".into(),
+                        already_gone: Some(true),
+                        found_gone: Some("recheck"),
+                    });
                     continue;
                 }
                 Ok(Recheck::Keep(why)) => {
-                    report
-                        .kept_at_detach
-                        .push(json!({"name": decision.name, "reason": why}));
+                    report.kept_at_detach.push(KeptPool {
+                        name: decision.name.clone(),
+                        reason: why,
+                    });
                     continue;
                 }
                 Ok(Recheck::Detach) => {}
@@ -108,36 +147,47 @@ impl Engine {
             envelope.workspace = Some(workspace.clone());
             match self.execute(&envelope, ctx).await {
                 // Nothing was there any more: another run (or a person) detached it first.
-                Ok(Outcome::Reply(reply)) if reply.extra.get("alreadyDetached").is_some() => {
-                    report.detached.push(json!({
-                        "name": decision.name,
-                        "reason": reason,
-                        "already_gone": true,
-                        "found_gone": "detach",
-                    }));
+                Ok(Outcome::Reply(reply)) if reply.already_detached => {
+                    report.detached.push(DetachedPool {
+                        name: decision.name.clone(),
+                        reason,
+                        already_gone: Some(true),
+                        found_gone: Some("detach"),
+                    });
                 }
-                Ok(Outcome::Reply(_)) | Ok(Outcome::FollowUp(_)) => report
-                    .detached
-                    .push(json!({"name": decision.name, "reason": reason})),
-                Err(EngineError::Rejected(rejection)) if rejection.code == "PoolBusy" => report
-                    .kept_at_detach
-                    .push(json!({"name": decision.name, "reason": rejection.message})),
+                Ok(Outcome::Reply(_)) | Ok(Outcome::FollowUp(_)) => {
+                    report.detached.push(DetachedPool {
+                        name: decision.name.clone(),
+                        reason,
+                        already_gone: None,
+                        found_gone: None,
+                    })
+                }
+                Err(EngineError::Rejected(rejection)) if rejection.code == ErrorCode::PoolBusy => {
+                    report.kept_at_detach.push(KeptPool {
+                        name: decision.name.clone(),
+                        reason: rejection.message,
+                    })
+                }
                 // Another cleanup run (another instance, a late timer) is detaching it right now.
                 Err(EngineError::Rejected(rejection))
-                    if rejection.code.eq_ignore_ascii_case("Conflict")
-                        || rejection.message.contains("409") =>
+                    if rejection.code.is_arm_conflict() || rejection.message.contains("409") =>
                 {
-                    report.kept_at_detach.push(json!({
-                        "name": decision.name,
-                        "reason": "another operation on this compute is in progress (a concurrent cleanup run)"
-                    }));
+                    report.kept_at_detach.push(KeptPool {
+                        name: decision.name.clone(),
+                        reason: "another operation on this compute is in progress (a concurrent cleanup run)".into(),
+                    });
                 }
-                Err(EngineError::Rejected(rejection)) => report.failed.push(
-                    json!({"name": decision.name, "reason": reason, "error": rejection.to_json()}),
-                ),
-                Err(EngineError::Transient(why)) => report
-                    .failed
-                    .push(json!({"name": decision.name, "reason": reason, "error": why})),
+                Err(EngineError::Rejected(rejection)) => report.failed.push(FailedPool {
+                    name: decision.name.clone(),
+                    reason,
+                    error: Some(CleanupFailure::Rejected(*rejection)),
+                }),
+                Err(transient) => report.failed.push(FailedPool {
+                    name: decision.name.clone(),
+                    reason,
+                    error: Some(CleanupFailure::Text(transient.to_string())),
+                }),
             }
         }
         Ok(report)

@@ -1,13 +1,16 @@
-use serde_json::{Map, Value, json};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 
 use crate::azureml::ArmError;
-use crate::domain::{CommandError, FieldError};
+use crate::domain::{CommandError, ErrorCode, FieldError};
 
 /// A command that cannot succeed as sent: never retried, reported to the rejected queue and the
-/// reply with a specific code and message.
+/// reply with a specific code and message. Serialises as
+/// `{"code", "message", "field"?, "details"?: [{"field", "problem"}], "armError"?}`
+/// (docs/messages.md).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Rejection {
-    pub code: String,
+    pub code: ErrorCode,
     pub message: String,
     pub fields: Vec<FieldError>,
     /// The ARM error body verbatim, when ARM refused.
@@ -15,9 +18,9 @@ pub struct Rejection {
 }
 
 impl Rejection {
-    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
         Self {
-            code: code.into(),
+            code,
             message: message.into(),
             fields: Vec::new(),
             arm_error: None,
@@ -32,33 +35,47 @@ impl Rejection {
         self
     }
 
-    /// `{"code", "message", "field"?, "details"?, "armError"?}` for replies and the rejected queue.
+    /// The serialised form, for messages assembled around it (the rejected queue's record).
     pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert("code".into(), json!(self.code));
-        m.insert("message".into(), json!(self.message));
+        crate::domain::to_json(self)
+    }
+}
+
+/// One `details` entry.
+#[derive(serde::Serialize)]
+struct Detail<'a> {
+    field: &'a str,
+    problem: &'a str,
+}
+
+impl Serialize for Rejection {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("code", &self.code)?;
+        m.serialize_entry("message", &self.message)?;
         if let Some(first) = self.fields.first() {
-            m.insert("field".into(), json!(first.path));
-        }
-        if !self.fields.is_empty() {
-            let details: Vec<Value> = self
+            m.serialize_entry("field", &first.path)?;
+            let details: Vec<Detail<'_>> = self
                 .fields
                 .iter()
-                .map(|f| json!({"field": f.path, "problem": f.problem}))
+                .map(|f| Detail {
+                    field: &f.path,
+                    problem: &f.problem,
+                })
                 .collect();
-            m.insert("details".into(), Value::Array(details));
+            m.serialize_entry("details", &details)?;
         }
         if let Some(arm) = &self.arm_error {
-            m.insert("armError".into(), arm.clone());
+            m.serialize_entry("armError", arm)?;
         }
-        Value::Object(m)
+        m.end()
     }
 }
 
 impl From<&CommandError> for Rejection {
     fn from(err: &CommandError) -> Self {
         Self {
-            code: err.code().to_owned(),
+            code: err.code(),
             message: err.to_string(),
             fields: err.field_errors().to_vec(),
             arm_error: None,
@@ -71,9 +88,14 @@ pub enum EngineError {
     /// Permanent: completes the message, goes to the rejected queue and the reply.
     #[error("rejected ({}): {}", .0.code, .0.message)]
     Rejected(Box<Rejection>),
-    /// May succeed later: the invocation fails so Service Bus redelivers the message.
+    /// ARM failed in a way that may pass (5xx, throttling, network, token endpoint down): the
+    /// invocation fails so Service Bus redelivers the message.
     #[error("transient: {0}")]
-    Transient(String),
+    Arm(#[source] Box<ArmError>),
+    /// ARM answered without something it always sends (a workspace's location, the compute after
+    /// its operation succeeded); read again on redelivery.
+    #[error("transient: ARM returned {what}")]
+    IncompleteArmResponse { what: String },
 }
 
 impl From<Rejection> for EngineError {
@@ -83,7 +105,7 @@ impl From<Rejection> for EngineError {
 }
 
 impl EngineError {
-    pub fn rejected(code: &str, message: impl Into<String>) -> Self {
+    pub fn rejected(code: ErrorCode, message: impl Into<String>) -> Self {
         Self::Rejected(Box::new(Rejection::new(code, message)))
     }
 }
@@ -91,7 +113,7 @@ impl EngineError {
 impl From<ArmError> for EngineError {
     fn from(err: ArmError) -> Self {
         if err.is_transient() {
-            return Self::Transient(err.to_string());
+            return Self::Arm(Box::new(err));
         }
         let arm_error = match &err {
             ArmError::Status { body, .. }
@@ -100,7 +122,9 @@ impl From<ArmError> for EngineError {
             _ => None,
         };
         Self::Rejected(Box::new(Rejection {
-            code: err.arm_code().unwrap_or("ArmRequestFailed").to_owned(),
+            code: err
+                .arm_code()
+                .map_or(ErrorCode::ArmRequestFailed, ErrorCode::from_name),
             message: err.to_string(),
             fields: Vec::new(),
             arm_error,

@@ -3,23 +3,21 @@
 use serde_json::Value;
 
 use crate::azureml::{ArmClient, ArmError, LroOutcome};
+// The invocation span declares these fields; the engine fills them in.
 use crate::domain::spark::{
     JobName, JobPlan, PlanInput, SparkDefaults, SparkJobError, SparkJobSpec, SparkJobView,
     job_name_for, plan_job,
 };
 use crate::domain::{
-    AttachedPool, Command, Envelope, JobResource, RawSpec, ReplyRoute, TrackSparkJob, WorkspaceId,
+    AttachedPool, Command, Envelope, ErrorCode, JobResource, RawSpec, ReplyRoute, TrackSparkJob,
+    WorkspaceId,
 };
+use crate::telemetry::fields;
 
 use super::{CommandContext, Engine, EngineError, FollowUp, Outcome, Rejection, Reply};
 
 const SUBMIT: &str = "SubmitSparkJob";
 const CANCEL: &str = "CancelSparkJob";
-
-/// Span attributes the telemetry layer declares on the invocation span.
-pub const SPAN_COMPUTE_CHOICE: &str = "poolbroker.compute.choice";
-pub const SPAN_COMPUTE_REASON: &str = "poolbroker.compute.reason";
-pub const SPAN_IDENTITY: &str = "poolbroker.identity.selected";
 
 pub(super) struct JobRun<'a> {
     pub engine: &'a Engine,
@@ -51,7 +49,7 @@ impl Engine {
     ) -> Result<JobPlan, EngineError> {
         let Command::SubmitSparkJob(raw) = &envelope.command else {
             return Err(EngineError::rejected(
-                "NotASparkJob",
+                ErrorCode::NotASparkJob,
                 format!(
                     "kind: expected SubmitSparkJob, got {}",
                     envelope.command.kind()
@@ -79,7 +77,8 @@ impl Engine {
     ) -> Result<Option<SparkJobView>, EngineError> {
         let name = JobName::parse(name).map_err(|e| {
             EngineError::from(
-                Rejection::new("InvalidJobName", e.to_string()).field("name", "not a job name"),
+                Rejection::new(ErrorCode::InvalidJobName, e.to_string())
+                    .field("name", "not a job name"),
             )
         })?;
         let arm = self.arm_for(ctx);
@@ -183,7 +182,7 @@ impl JobRun<'_> {
             return Ok(Outcome::Reply(Reply::failed(
                 SUBMIT,
                 Rejection::new(
-                    "JobNotFound",
+                    ErrorCode::JobNotFound,
                     format!(
                         "job {name} no longer exists in workspace {}",
                         self.workspace.arm_id()
@@ -196,7 +195,7 @@ impl JobRun<'_> {
             let mut reply = Reply::failed(
                 SUBMIT,
                 Rejection::new(
-                    "JobDeadlineExceeded",
+                    ErrorCode::JobDeadlineExceeded,
                     format!(
                         "stopped following job {name} after {} status read(s): the deadline passed while it was {}; the job itself keeps running (CancelSparkJob stops it)",
                         track.attempt, view.status
@@ -215,7 +214,7 @@ impl JobRun<'_> {
             Err(ArmError::Status { status: 404, .. }) => {
                 return Err(EngineError::from(
                     Rejection::new(
-                        "JobNotFound",
+                        ErrorCode::JobNotFound,
                         format!(
                             "spec.name: no job named '{name}' in workspace {}",
                             self.workspace.arm_id()
@@ -286,7 +285,10 @@ impl JobRun<'_> {
             ),
         };
         let job = crate::domain::spark::JobName::parse(&view.name).map_err(|e| {
-            EngineError::from(Rejection::new("UnexpectedArmResponse", e.to_string()))
+            EngineError::from(Rejection::new(
+                ErrorCode::UnexpectedArmResponse,
+                e.to_string(),
+            ))
         })?;
         let mut envelope = Envelope::new(Command::TrackSparkJob(TrackSparkJob {
             job,
@@ -308,7 +310,7 @@ impl JobRun<'_> {
 fn read_view(resource: &JobResource) -> Result<SparkJobView, EngineError> {
     SparkJobView::from_resource(resource).ok_or_else(|| {
         EngineError::from(Rejection::new(
-            "UnexpectedArmResponse",
+            ErrorCode::UnexpectedArmResponse,
             "ARM returned a job without a name",
         ))
     })
@@ -321,9 +323,9 @@ fn terminal_reply(view: SparkJobView) -> Reply {
         Reply::succeeded(SUBMIT).with_message(format!("job {name} Completed on {place}"))
     } else {
         let code = if view.status.eq_ignore_ascii_case("Canceled") {
-            "JobCanceled"
+            ErrorCode::JobCanceled
         } else {
-            "JobFailed"
+            ErrorCode::JobFailed
         };
         let detail = view
             .error
@@ -344,9 +346,9 @@ fn terminal_reply(view: SparkJobView) -> Reply {
 
 fn record_on_span(choice: &str, reason: &str, identity: &str) {
     let span = tracing::Span::current();
-    span.record(SPAN_COMPUTE_CHOICE, choice);
-    span.record(SPAN_COMPUTE_REASON, reason);
-    span.record(SPAN_IDENTITY, identity);
+    span.record(fields::COMPUTE_CHOICE, choice);
+    span.record(fields::COMPUTE_REASON, reason);
+    span.record(fields::IDENTITY_SELECTED, identity);
 }
 
 impl<'a> super::pools::PoolRun<'a> {

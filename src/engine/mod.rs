@@ -11,10 +11,10 @@ mod pools;
 mod scopes;
 mod workspace;
 
-pub use cleanup::CleanupReport;
+pub use cleanup::{CleanupFailure, CleanupReport, DetachedPool, FailedPool, KeptPool};
 pub use context::CommandContext;
 pub use error::{EngineError, Rejection};
-pub use outcome::{DEFERRED_SINCE_PROPERTY, FollowUp, Outcome, Reply, ReplyStatus};
+pub use outcome::{DEFERRED_SINCE_PROPERTY, FollowUp, Outcome, Reply, ReplyBody, ReplyStatus};
 
 use std::collections::HashMap;
 use std::sync::Mutex;

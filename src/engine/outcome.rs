@@ -1,12 +1,13 @@
 use std::time::Duration;
 
-use serde_json::{Map, Value, json};
+use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::domain::Envelope;
 
 use super::error::Rejection;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum ReplyStatus {
     /// Done.
     Succeeded,
@@ -39,8 +40,39 @@ pub struct Reply {
     pub message: Option<String>,
     pub error: Option<Rejection>,
     pub notes: Vec<String>,
+    /// A detach found nothing attached (ARM answered 204 at once).
+    pub already_detached: bool,
+    /// A list left pools out to fit one message: how many there are in all.
+    pub truncated_total: Option<usize>,
     /// Extra fields a command adds (e.g. a job's compute decision).
     pub extra: Map<String, Value>,
+}
+
+/// The reply message body (docs/messages.md).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplyBody<'a> {
+    status: ReplyStatus,
+    kind: &'a str,
+    correlation_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resource: Option<&'a Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    resources: Option<&'a [Value]>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    already_detached: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    truncated: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    total: Option<usize>,
+    #[serde(flatten)]
+    extra: &'a Map<String, Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    error: Option<&'a Rejection>,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    notes: &'a [String],
 }
 
 impl Reply {
@@ -53,6 +85,8 @@ impl Reply {
             message: None,
             error: None,
             notes: Vec::new(),
+            already_detached: false,
+            truncated_total: None,
             extra: Map::new(),
         }
     }
@@ -83,30 +117,26 @@ impl Reply {
         self
     }
 
+    /// The body sent to the reply queue.
+    pub fn body<'a>(&'a self, correlation_id: &'a str) -> ReplyBody<'a> {
+        ReplyBody {
+            status: self.status,
+            kind: &self.kind,
+            correlation_id,
+            message: self.message.as_deref(),
+            resource: self.resource.as_ref(),
+            resources: self.resources.as_deref(),
+            already_detached: self.already_detached,
+            truncated: self.truncated_total.map(|_| true),
+            total: self.truncated_total,
+            extra: &self.extra,
+            error: self.error.as_ref(),
+            notes: &self.notes,
+        }
+    }
+
     pub fn to_json(&self, correlation_id: &str) -> Value {
-        let mut m = Map::new();
-        m.insert("status".into(), json!(self.status.as_str()));
-        m.insert("kind".into(), json!(self.kind));
-        m.insert("correlationId".into(), json!(correlation_id));
-        if let Some(message) = &self.message {
-            m.insert("message".into(), json!(message));
-        }
-        if let Some(resource) = &self.resource {
-            m.insert("resource".into(), resource.clone());
-        }
-        if let Some(resources) = &self.resources {
-            m.insert("resources".into(), Value::Array(resources.clone()));
-        }
-        for (k, v) in &self.extra {
-            m.insert(k.clone(), v.clone());
-        }
-        if let Some(error) = &self.error {
-            m.insert("error".into(), error.to_json());
-        }
-        if !self.notes.is_empty() {
-            m.insert("notes".into(), json!(self.notes));
-        }
-        Value::Object(m)
+        crate::domain::to_json(&self.body(correlation_id))
     }
 }
 

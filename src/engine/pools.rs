@@ -3,21 +3,18 @@
 
 use std::time::Duration;
 
-use crate::azureml::{self, ArmClient, ArmError, JobListFilter, LroOutcome};
+use crate::azureml::{ArmClient, ArmError, JobListFilter, LroOutcome, PendingOperation};
 use crate::domain::{
     AttachPoolSpec, AttachedPool, AwaitOperation, Command, ComputeName, ComputeResource,
-    DetachPoolSpec, Envelope, ListPoolsSpec, OperationKind, OperationRef, PendingAction,
-    ReplyRoute, ShowPoolSpec, Tags, UpdatePoolIdentitySpec, WorkspaceId, attach_is_noop,
-    az_ml_output, compute_put_body, identity_matches, update_identity_body,
+    DetachPoolSpec, Envelope, ErrorCode, ListPoolsSpec, MANAGED_TAG, PendingAction, ReplyRoute,
+    ShowPoolSpec, Tags, UpdatePoolIdentitySpec, WorkspaceId, attach_is_noop, az_ml_output,
+    compute_put_body, identity_matches, update_identity_body,
 };
 
 use super::{CommandContext, Engine, EngineError, FollowUp, Outcome, Rejection, Reply};
 
 /// Bytes of pool resources a `ListPools` reply may carry (Service Bus Standard allows 256 KB).
 const LIST_REPLY_BUDGET: usize = 200 * 1024;
-
-/// Marks pools attached by poolbroker, so cleanup only touches its own unless told otherwise.
-pub const MANAGED_TAG: &str = "poolbroker-managed";
 
 pub(super) struct PoolRun<'a> {
     pub engine: &'a Engine,
@@ -44,7 +41,7 @@ impl PoolRun<'_> {
         if let Some(current) = current {
             if !current.is_synapse_spark() {
                 return Err(EngineError::rejected(
-                    "ComputeTypeMismatch",
+                    ErrorCode::ComputeTypeMismatch,
                     format!(
                         "spec.name: compute '{name}' already exists in workspace {} as {}, not SynapseSpark; choose another name",
                         self.workspace.name(),
@@ -121,7 +118,7 @@ impl PoolRun<'_> {
             let running = self.running_jobs(name).await?;
             if !running.is_empty() {
                 return Err(EngineError::from(Rejection::new(
-                    "PoolBusy",
+                    ErrorCode::PoolBusy,
                     format!(
                         "spec.force: pool '{name}' has {} job(s) not yet finished ({}); wait for them, cancel them, or send force: true to detach anyway",
                         running.len(),
@@ -202,10 +199,7 @@ impl PoolRun<'_> {
                 "{} of {total} pools listed: the rest would not fit in one Service Bus message; use `poolbroker compute list` for all",
                 resources.len()
             ));
-            reply
-                .extra
-                .insert("truncated".into(), serde_json::json!(true));
-            reply.extra.insert("total".into(), serde_json::json!(total));
+            reply.truncated_total = Some(total);
         }
         reply.resources = Some(resources);
         Ok(Outcome::Reply(reply))
@@ -218,7 +212,7 @@ impl PoolRun<'_> {
             return Ok(Outcome::Reply(Reply::failed(
                 kind,
                 Rejection::new(
-                    "OperationDeadlineExceeded",
+                    ErrorCode::OperationDeadlineExceeded,
                     format!(
                         "gave up following the ARM operation on '{name}' after {} follow-up(s): its deadline passed; check the compute with ShowPool",
                         op.attempt
@@ -227,12 +221,8 @@ impl PoolRun<'_> {
             )));
         }
         self.check_operation_url(&op.operation.url)?;
-        let operation = azureml::OperationRef {
-            url: op.operation.url.clone(),
-            kind: match op.operation.kind {
-                OperationKind::AsyncOperation => azureml::OperationKind::AsyncOperation,
-                OperationKind::Location => azureml::OperationKind::Location,
-            },
+        let operation = PendingOperation {
+            operation: op.operation.clone(),
             resource_url: self.arm.compute_resource_url(self.workspace, name),
             retry_after: None,
             fetch_resource: !matches!(op.action, PendingAction::Detach { .. }),
@@ -260,7 +250,7 @@ impl PoolRun<'_> {
             return Ok(());
         }
         Err(Rejection::new(
-            "OperationUrlNotAllowed",
+            ErrorCode::OperationUrlNotAllowed,
             format!(
                 "spec.operation.url: the broker follows only ARM operations of subscription {} on {}",
                 self.workspace.subscription_id(),
@@ -297,7 +287,7 @@ impl PoolRun<'_> {
                 return Ok(Outcome::Reply(Reply::failed(
                     kind,
                     Rejection::new(
-                        "OperationNotFollowed",
+                        ErrorCode::OperationNotFollowed,
                         format!(
                             "'{}': {err}; check the compute with ShowPool",
                             action.name().as_str()
@@ -321,9 +311,9 @@ impl PoolRun<'_> {
                         Reply::succeeded(kind).with_resource(az_ml_output(&parse_pool(&resource)?))
                     }
                     (_, None) => {
-                        return Err(EngineError::Transient(format!(
-                            "ARM finished the operation on '{name}' but returned no compute"
-                        )));
+                        return Err(EngineError::IncompleteArmResponse {
+                            what: format!("no compute after finishing the operation on '{name}'"),
+                        });
                     }
                 };
                 Ok(Outcome::Reply(reply))
@@ -346,13 +336,7 @@ impl PoolRun<'_> {
                     deadline - self.ctx.now,
                 );
                 let follow = AwaitOperation {
-                    operation: OperationRef {
-                        url: op.url,
-                        kind: match op.kind {
-                            azureml::OperationKind::AsyncOperation => OperationKind::AsyncOperation,
-                            azureml::OperationKind::Location => OperationKind::Location,
-                        },
-                    },
+                    operation: op.operation,
                     action,
                     reply,
                     deadline,
@@ -388,9 +372,7 @@ impl PoolRun<'_> {
             "'{name}' is not attached to workspace {}: nothing to detach",
             self.workspace.name()
         ));
-        reply
-            .extra
-            .insert("alreadyDetached".into(), serde_json::json!(true));
+        reply.already_detached = true;
         reply
     }
 
@@ -412,7 +394,7 @@ impl PoolRun<'_> {
             return Ok(Outcome::Reply(Reply::failed(
                 self.kind,
                 Rejection::new(
-                    "OperationDeadlineExceeded",
+                    ErrorCode::OperationDeadlineExceeded,
                     format!(
                         "compute '{name}' stayed {state} (an earlier operation on it) until the operation deadline; nothing was sent; check it with ShowPool and send the command again"
                     ),
@@ -528,7 +510,7 @@ fn provisioned(pool: &AttachedPool) -> bool {
 fn not_attached(name: &ComputeName, workspace: &WorkspaceId) -> EngineError {
     EngineError::from(
         Rejection::new(
-            "PoolNotFound",
+            ErrorCode::PoolNotFound,
             format!(
                 "spec.name: no compute named '{name}' is attached to workspace {}",
                 workspace.arm_id()
@@ -540,8 +522,12 @@ fn not_attached(name: &ComputeName, workspace: &WorkspaceId) -> EngineError {
 
 fn parse_pool(compute: &ComputeResource) -> Result<AttachedPool, EngineError> {
     // ARM sent something that is not a compute: retrying won't fix it, and it's not the sender's fault.
-    AttachedPool::from_resource(compute)
-        .map_err(|e| EngineError::from(Rejection::new("UnexpectedArmResponse", e.to_string())))
+    AttachedPool::from_resource(compute).map_err(|e| {
+        EngineError::from(Rejection::new(
+            ErrorCode::UnexpectedArmResponse,
+            e.to_string(),
+        ))
+    })
 }
 
 #[cfg(test)]

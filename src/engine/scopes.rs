@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::domain::{Envelope, FieldError, ScopeAllowList};
+use crate::domain::{Envelope, ErrorCode, FieldError, ScopeAllowList};
 
 use super::{Engine, EngineError, Rejection};
 
@@ -36,7 +36,7 @@ impl Engine {
                 String::new()
             }
         );
-        let mut rejection = Rejection::new("ScopeNotAllowed", message);
+        let mut rejection = Rejection::new(ErrorCode::ScopeNotAllowed, message);
         for f in &outside {
             rejection = rejection.field(&f.path, "outside the allowed scopes");
         }

@@ -1,5 +1,5 @@
 use crate::azureml::ArmClient;
-use crate::domain::{Envelope, WorkspaceId};
+use crate::domain::{Envelope, ErrorCode, WorkspaceId};
 
 use super::{Engine, EngineError, Rejection};
 
@@ -16,7 +16,7 @@ impl Engine {
             .ok_or_else(|| {
                 EngineError::from(
                     Rejection::new(
-                        "WorkspaceMissing",
+                        ErrorCode::WorkspaceMissing,
                         "workspace: the command names no workspace and POOLBROKER_DEFAULT_WORKSPACE is not set",
                     )
                     .field("workspace", "required (no default workspace is configured)"),
@@ -25,7 +25,7 @@ impl Engine {
         if !self.settings.allowed_scopes.allows(&workspace) {
             return Err(EngineError::from(
                 Rejection::new(
-                    "ScopeNotAllowed",
+                    ErrorCode::ScopeNotAllowed,
                     format!(
                         "workspace: {} is outside POOLBROKER_ALLOWED_SCOPES ({})",
                         workspace.arm_id(),
@@ -49,12 +49,11 @@ impl Engine {
             return Ok(location);
         }
         let body = arm.get_workspace(workspace).await?;
-        let location = body.location.ok_or_else(|| {
-            EngineError::Transient(format!(
-                "ARM returned workspace {} without a location",
-                workspace.arm_id()
-            ))
-        })?;
+        let location = body
+            .location
+            .ok_or_else(|| EngineError::IncompleteArmResponse {
+                what: format!("workspace {} without a location", workspace.arm_id()),
+            })?;
         if let Ok(mut cache) = self.locations.lock() {
             cache.insert(key, location.clone());
         }

@@ -6,8 +6,10 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use tokio::net::TcpListener;
 
+use super::error::HandlerError;
 use super::state::AppState;
-use super::{cleanup, events, pool_commands};
+use super::{cleanup, events, pool_commands, traced};
+use crate::functions::InvocationResponse;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -85,8 +87,19 @@ pub fn router(state: AppState) -> Router {
         .route("/pool-commands", post(pool_commands::handle))
         .route("/workspace-cleanup", post(cleanup::handle))
         .route("/pipeline-events", post(events::handle))
+        .route("/studio", post(studio))
         // Invocations wrap the event body (escaped) in JSON; the hooks core enforces its own,
         // smaller limit with a 413, so this one only has to let such envelopes through.
         .layer(DefaultBodyLimit::max(16 * 1024 * 1024))
         .with_state(state)
+}
+
+/// `studio` (HTTP trigger, docs/studio.md): one traced invocation per page request.
+async fn studio(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    headers: axum::http::HeaderMap,
+    body: bytes::Bytes,
+) -> Result<InvocationResponse, HandlerError> {
+    let span = traced::span(crate::telemetry::Trigger::Http, "studio", &headers);
+    traced::run(&state, span, crate::studio::handle(&state, body)).await
 }

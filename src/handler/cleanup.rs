@@ -51,7 +51,7 @@ async fn process(state: &AppState, body: Bytes) -> Result<InvocationResponse, Ha
                 logs.push(format!(
                     "cleanup {}: examined {}, detached {}, failed {}",
                     workspace.name(),
-                    report.plan["examined"],
+                    report.plan.decisions.len(),
                     report.detached.len(),
                     report.failed.len()
                 ));
@@ -66,7 +66,8 @@ async fn process(state: &AppState, body: Bytes) -> Result<InvocationResponse, Ha
                 workspaces
                     .push(json!({"workspace": workspace.arm_id(), "error": rejection.to_json()}));
             }
-            Err(EngineError::Transient(why)) => {
+            Err(transient) => {
+                let why = transient.to_string();
                 logs.push(format!("cleanup {}: {why}", workspace.name()));
                 workspaces.push(json!({"workspace": workspace.arm_id(), "error": {"code": "Transient", "message": why}}));
             }

@@ -54,19 +54,9 @@ async fn process(
     if let HookOutcome::Enqueue { commands, .. } = &outcome
         && !commands.is_empty()
     {
-        // The de-duplication key also travels inside the envelope: it outlives Service Bus'
-        // duplicate-detection window, and output bindings carry bodies only.
-        let bodies: Vec<Value> = commands
-            .iter()
-            .map(|c| {
-                let mut body = c.body.clone();
-                if let Some(map) = body.as_object_mut() {
-                    map.entry("idempotencyKey")
-                        .or_insert_with(|| json!(c.message_id));
-                }
-                body
-            })
-            .collect();
+        // The hooks core already put the de-duplication key inside each envelope
+        // (`idempotencyKey`): output bindings carry bodies only.
+        let bodies: Vec<Value> = commands.iter().map(|c| c.body.clone()).collect();
         match &state.inner.sender {
             Some(sender) => {
                 let queue = &state.inner.engine.settings().commands_queue;
@@ -81,12 +71,15 @@ async fn process(
                     // A failed send answers 503 so the sender retries the delivery; commands
                     // already sent keep their MessageId and idempotencyKey, so the retry
                     // cannot run them twice.
-                    send_traced(sender, queue, message).await.map_err(|e| {
-                        HandlerError::Transient(format!(
-                            "could not enqueue the command for event '{}' on '{queue}': {e}",
-                            command.event_id
-                        ))
-                    })?;
+                    send_traced(sender, queue, message)
+                        .await
+                        .map_err(|source| HandlerError::Send {
+                            what: format!(
+                                "the command for event '{}' on '{queue}'",
+                                command.event_id
+                            ),
+                            source,
+                        })?;
                 }
             }
             None => response = response.with_output(COMMANDS_BINDING, Value::Array(bodies)),

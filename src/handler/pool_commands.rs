@@ -11,7 +11,7 @@ use super::error::HandlerError;
 use super::internal_auth::SIGNATURE_PROPERTY;
 use super::state::AppState;
 use super::traced;
-use crate::domain::{Command, CommandError, Envelope, parse_command};
+use crate::domain::{Command, CommandError, Envelope, ErrorCode, parse_command};
 use crate::engine::{
     CommandContext, DEFERRED_SINCE_PROPERTY, EngineError, FollowUp, Outcome, Rejection, Reply,
 };
@@ -92,7 +92,7 @@ async fn process(
         let kind = envelope.command.kind();
         span.record(fields::COMMAND_KIND, kind);
         let rejection = Rejection::new(
-            "InternalCommandNotAuthenticated",
+            ErrorCode::InternalCommandNotAuthenticated,
             format!(
                 "kind: {kind} is a follow-up only poolbroker sends itself, and this message is not provably its own ({why}); nothing was run"
             ),
@@ -116,7 +116,7 @@ async fn process(
             let outcome = reply.status.as_str().to_ascii_lowercase();
             span.record(fields::OUTCOME, outcome.as_str());
             if let Some(error) = &reply.error {
-                telemetry::record_error(&span, &error.code, &error.message);
+                telemetry::record_error(&span, error.code.as_str(), &error.message);
             }
             telemetry::metrics().record_command(kind, &outcome);
             Ok(InvocationResponse::default().with_logs(vec![summary(&reply, &ctx)]))
@@ -134,9 +134,9 @@ async fn process(
         Err(EngineError::Rejected(rejection)) => {
             reject(&state, &ctx, &delivery, kind, *rejection, &span).await
         }
-        Err(EngineError::Transient(reason)) => {
+        Err(transient) => {
             telemetry::metrics().record_command(kind, "retry");
-            Err(HandlerError::Transient(reason))
+            Err(HandlerError::Engine(transient))
         }
     }
 }
@@ -219,7 +219,7 @@ async fn reject(
 ) -> Result<InvocationResponse, HandlerError> {
     tracing::warn!(kind, code = %rejection.code, "command rejected: {}", log_excerpt(&rejection.message));
     span.record(fields::OUTCOME, "rejected");
-    telemetry::record_error(span, &rejection.code, &rejection.message);
+    telemetry::record_error(span, rejection.code.as_str(), &rejection.message);
     telemetry::metrics().record_command(kind, "rejected");
     let reply = Reply::rejected(kind, rejection.clone());
     send_reply(state, ctx, &reply).await?;
@@ -304,9 +304,10 @@ async fn send_reply(
         }
         // A reply that cannot be sent right now is worth a redelivery: commands are idempotent,
         // and the sender would otherwise wait forever.
-        Err(e) => Err(HandlerError::Transient(format!(
-            "could not send the reply to '{queue}': {e}"
-        ))),
+        Err(source) => Err(HandlerError::Send {
+            what: format!("the reply to '{queue}'"),
+            source,
+        }),
     }
 }
 
@@ -328,14 +329,12 @@ async fn schedule_follow_up(
     follow_up: &FollowUp,
 ) -> Result<(), HandlerError> {
     let Some(sender) = &state.inner.sender else {
-        return Err(HandlerError::Transient(
-            "an ARM operation outlived the invocation budget and no Service Bus is configured to schedule its follow-up".into(),
-        ));
+        return Err(HandlerError::NoServiceBus);
     };
     let body = follow_up
         .envelope
         .to_bytes()
-        .map_err(|e| HandlerError::Transient(format!("could not encode the follow-up: {e}")))?;
+        .map_err(HandlerError::Encode)?;
     let queue = state.inner.engine.settings().commands_queue.clone();
     let due = ctx.now + follow_up.delay;
     let mut properties = vec![(
@@ -359,11 +358,12 @@ async fn schedule_follow_up(
         scheduled_enqueue_time: Some(due),
         ..OutboundMessage::default()
     };
-    send_traced(sender, &queue, message).await.map_err(|e| {
-        HandlerError::Transient(format!(
-            "could not schedule the follow-up on '{queue}': {e}"
-        ))
-    })
+    send_traced(sender, &queue, message)
+        .await
+        .map_err(|source| HandlerError::Send {
+            what: format!("the follow-up on '{queue}'"),
+            source,
+        })
 }
 
 /// A PRODUCER span per send; the message carries that span's context, so the consumer of a reply

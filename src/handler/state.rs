@@ -45,7 +45,7 @@ impl AppState {
             Some(settings) => settings
                 .workspaces()
                 .iter()
-                .filter_map(|w| Some((WorkspaceId::parse(w.workspace()).ok()?, w.policy().clone())))
+                .map(|w| (w.workspace().clone(), w.policy().clone()))
                 .collect(),
             None => engine
                 .settings()

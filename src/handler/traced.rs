@@ -37,10 +37,7 @@ pub async fn run(
     match &result {
         Ok(_) => {}
         Err(err) => {
-            let code = match err {
-                HandlerError::Invocation(_) => "InvalidInvocation",
-                HandlerError::Transient(_) => "Transient",
-            };
+            let code = err.error_type();
             span.record(telemetry::fields::OUTCOME, "retry");
             telemetry::record_error(&span, code, &err.to_string());
         }

@@ -75,29 +75,6 @@ pub(crate) fn hex_decode(text: &str) -> Option<Vec<u8>> {
         .collect()
 }
 
-/// Keeps a `traceparent` only when it has the W3C shape `vv-<32 hex>-<16 hex>-<2 hex>` with
-/// non-zero ids; W3C Trace Context says to ignore (not reject) anything else.
-pub(crate) fn valid_traceparent(value: &str) -> Option<String> {
-    let value = value.trim();
-    let parts: Vec<&str> = value.split('-').collect();
-    let hex_of = |part: &str, len: usize| {
-        part.len() == len
-            && part
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    };
-    let well_formed = parts.len() >= 4
-        && hex_of(parts[0], 2)
-        && parts[0] != "ff"
-        && hex_of(parts[1], 32)
-        && parts[1].bytes().any(|b| b != b'0')
-        && hex_of(parts[2], 16)
-        && parts[2].bytes().any(|b| b != b'0')
-        && hex_of(parts[3], 2)
-        && (parts[0] != "00" || parts.len() == 4);
-    well_formed.then(|| value.to_string())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,22 +86,6 @@ mod tests {
         assert_eq!(hex_decode("0001ABff"), Some(bytes.to_vec()));
         assert_eq!(hex_decode("abc"), None);
         assert_eq!(hex_decode("zz"), None);
-    }
-
-    #[test]
-    fn traceparent_shape_is_checked() {
-        let good = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-        assert_eq!(valid_traceparent(good).as_deref(), Some(good));
-        assert_eq!(
-            valid_traceparent("00-0000000000000000000000000000000-00f067aa0ba902b7-01"),
-            None
-        );
-        assert_eq!(
-            valid_traceparent("00-00000000000000000000000000000000-00f067aa0ba902b7-01"),
-            None
-        );
-        assert_eq!(valid_traceparent("nonsense"), None);
-        assert_eq!(valid_traceparent(&format!("{good}-extra")), None);
     }
 
     #[test]

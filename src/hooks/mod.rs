@@ -23,9 +23,8 @@ pub use self::config::{HooksConfig, WEBHOOK_SECRET_SETTING};
 pub use self::event::{Event, EventSchema};
 pub use self::outcome::{HookOutcome, HookResponse, ProducedCommand};
 pub use self::request::HookRequest;
-pub use self::routes::{COMMAND_API_VERSION, RoutesError, RoutingRules};
+pub use self::routes::{RoutesError, RoutingRules};
 
-use self::event::valid_traceparent;
 use self::eventgrid::EventGridRequest;
 use self::outcome::Rejection;
 
@@ -74,7 +73,7 @@ fn decide(
         Parsed::Answer(outcome) => return Ok(outcome),
         Parsed::Events(events) => events,
     };
-    route(events, request, config)
+    route(events, config)
 }
 
 enum Parsed {
@@ -110,12 +109,7 @@ fn parse_events(
 
 /// All or nothing: if any routed event cannot be rendered, nothing is enqueued, so a sender's
 /// retry or dead-letter holds the whole batch rather than the part we dropped.
-fn route(
-    events: Vec<Event>,
-    request: &HookRequest,
-    config: &HooksConfig,
-) -> Result<HookOutcome, Rejection> {
-    let caller_traceparent = request.header("traceparent").and_then(valid_traceparent);
+fn route(events: Vec<Event>, config: &HooksConfig) -> Result<HookOutcome, Rejection> {
     let mut seen = HashSet::new();
     let mut commands = Vec::new();
     let mut unmatched = Vec::new();
@@ -139,11 +133,6 @@ fn route(
                 commands.push(ProducedCommand {
                     message_id,
                     body,
-                    traceparent: event
-                        .traceparent
-                        .as_deref()
-                        .and_then(valid_traceparent)
-                        .or_else(|| caller_traceparent.clone()),
                     event_id: event.id,
                     rule: rule.name.clone(),
                 })

@@ -13,9 +13,6 @@ pub struct ProducedCommand {
     pub event_id: String,
     /// Name of the routing rule that produced the command.
     pub rule: String,
-    /// W3C trace context to put on the message: the CloudEvent `traceparent` extension, else the
-    /// caller's `traceparent` header. Malformed values are dropped, as W3C Trace Context requires.
-    pub traceparent: Option<String>,
 }
 
 /// The hooks core's decision for one request.

@@ -208,10 +208,10 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
 async fn seed_expired_pool(world: &LocalWorld, name: &str) -> anyhow::Result<()> {
     let token = world.arm.issue_token("https://management.azure.com");
     let url = format!(
-        "http://{}{DEMO_WORKSPACE}/computes/{name}?api-version=2025-12-01",
-        world.arm_addr
+        "{}{DEMO_WORKSPACE}/computes/{name}?api-version=2025-12-01",
+        world.arm_url()
     );
-    let http = reqwest::Client::new();
+    let http = world.arm_client()?;
     let response = http
         .put(&url)
         .bearer_auth(&token)
@@ -227,13 +227,21 @@ async fn seed_expired_pool(world: &LocalWorld, name: &str) -> anyhow::Result<()>
             response.status()
         );
     }
-    // Finish the attach the way ARM would: its operation completes once followed.
+    // Wait for the attach as any ARM client would: poll the operation, Retry-After apart.
+    let retry_after = std::time::Duration::from_secs(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1),
+    );
     if let Some(operation) = response
         .headers()
         .get("azure-asyncoperation")
         .and_then(|v| v.to_str().ok())
     {
-        for _ in 0..10 {
+        for _ in 0..30 {
             let status: Value = http
                 .get(operation)
                 .bearer_auth(&token)
@@ -244,6 +252,7 @@ async fn seed_expired_pool(world: &LocalWorld, name: &str) -> anyhow::Result<()>
             if status["status"] != "InProgress" {
                 break;
             }
+            tokio::time::sleep(retry_after).await;
         }
     }
     Ok(())

@@ -6,4 +6,7 @@ mod demo;
 mod world;
 
 pub use demo::run_demo;
-pub use world::{LOCAL_NAMESPACE, LOCAL_SAS_KEY, LOCAL_SAS_KEY_NAME, LocalOptions, LocalWorld};
+pub use world::{
+    LOCAL_NAMESPACE, LOCAL_SAS_KEY, LOCAL_SAS_KEY_NAME, LocalError, LocalOptions, LocalWorld,
+    STATE_DIR_ENV, default_tls_dir,
+};

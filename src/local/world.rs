@@ -2,7 +2,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use azureml_emulator::{EmulatorConfig, EmulatorState};
+use azureml_emulator::{EmulatorConfig, EmulatorState, LocalTls, TlsError};
 use functions_host::{HostConfig, RunningHost};
 use servicebus_emulator::{Broker, QueueConfig, RestConfig};
 use tokio::net::TcpListener;
@@ -27,7 +27,12 @@ pub struct LocalOptions {
     pub handler_executable: PathBuf,
     pub http_port: u16,
     pub servicebus_port: u16,
+    /// HTTPS port of the ARM / Azure ML emulator (and its blob endpoint).
     pub arm_port: u16,
+    /// Plain-http loopback port of the managed-identity endpoint (as App Service's is).
+    pub identity_port: u16,
+    /// Where the local CA and server certificate live (generated on first use, then reused).
+    pub tls_dir: PathBuf,
     /// Emulator knobs (tests shorten LRO waits, inject faults).
     pub emulator: EmulatorConfig,
     /// Extra app settings for the handler (win over the defaults).
@@ -46,6 +51,8 @@ impl LocalOptions {
             http_port: 7071,
             servicebus_port: 7072,
             arm_port: 7073,
+            identity_port: 7074,
+            tls_dir: default_tls_dir(),
             emulator,
             extra_settings: BTreeMap::new(),
         }
@@ -56,8 +63,27 @@ impl LocalOptions {
         self.http_port = 0;
         self.servicebus_port = 0;
         self.arm_port = 0;
+        self.identity_port = 0;
         self
     }
+}
+
+/// The setting that moves the local world's state (its CA) elsewhere.
+pub const STATE_DIR_ENV: &str = "POOLBROKER_LOCAL_STATE_DIR";
+
+/// `$POOLBROKER_LOCAL_STATE_DIR/tls`, else `$XDG_STATE_HOME/poolbroker/local/tls`, else
+/// `~/.local/state/poolbroker/local/tls`, else a folder under the temp dir.
+pub fn default_tls_dir() -> PathBuf {
+    let env_dir = |k: &str| {
+        std::env::var_os(k)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let base = env_dir(STATE_DIR_ENV)
+        .or_else(|| env_dir("XDG_STATE_HOME").map(|d| d.join("poolbroker/local")))
+        .or_else(|| env_dir("HOME").map(|d| d.join(".local/state/poolbroker/local")))
+        .unwrap_or_else(|| std::env::temp_dir().join("poolbroker-local"));
+    base.join("tls")
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +99,8 @@ pub enum LocalError {
     },
     #[error("the local Functions host did not start: {0}")]
     Host(#[from] functions_host::HostError),
+    #[error("the local CA for the ARM emulator's HTTPS is not usable: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// Everything `poolbroker local` runs. Dropping it does not stop it: call [`LocalWorld::stop`].
@@ -81,8 +109,13 @@ pub struct LocalWorld {
     pub arm: EmulatorState,
     pub host: RunningHost,
     pub servicebus_addr: SocketAddr,
+    /// HTTPS: ARM, Azure ML and the blob endpoint.
     pub arm_addr: SocketAddr,
+    /// Plain http: the managed-identity endpoint and the emulator's control API.
+    pub identity_addr: SocketAddr,
     pub http_addr: SocketAddr,
+    /// The local CA clients must trust to reach `arm_addr`.
+    pub tls: LocalTls,
     /// The app settings the handler got (what a Function App's settings would hold).
     pub app_settings: BTreeMap<String, String>,
     shutdown: CancellationToken,
@@ -105,6 +138,14 @@ impl LocalWorld {
         let broker = Broker::new();
         // The reply queue is no binding's, so the host would not create it (infra does in Azure).
         broker.create_queue(crate::config::REPLIES_QUEUE, QueueConfig::default());
+        // Queues the Studio reads by peek-lock + unlock (each look is a delivery): as infra/
+        // creates them, with room for many looks.
+        for (queue, ttl_days) in [
+            (crate::studio::STUDIO_REPLIES_QUEUE, 1),
+            (crate::config::REJECTED_QUEUE, 14),
+        ] {
+            broker.create_queue(queue, crate::studio::peeked_queue_config(ttl_days));
+        }
 
         let (sb_listener, servicebus_addr) =
             bind("Service Bus emulator", options.servicebus_port).await?;
@@ -120,17 +161,33 @@ impl LocalWorld {
             shutdown.clone().cancelled_owned(),
         ));
 
-        let (arm_listener, arm_addr) = bind("ARM emulator", options.arm_port).await?;
+        let tls = LocalTls::load_or_create(&options.tls_dir)?;
+        let (arm_listener, arm_addr) = bind("ARM emulator (HTTPS)", options.arm_port).await?;
+        let (identity_listener, identity_addr) =
+            bind("managed-identity endpoint", options.identity_port).await?;
         let identity_header = options.emulator.identity_header.clone();
         let arm = EmulatorState::new(options.emulator.clone());
         arm.seed_demo();
-        tokio::spawn(azureml_emulator::serve(
+        tokio::spawn(azureml_emulator::serve_tls(
             arm_listener,
             arm.clone(),
+            tls.clone(),
+            shutdown.clone().cancelled_owned(),
+        ));
+        tokio::spawn(azureml_emulator::serve_router(
+            identity_listener,
+            azureml_emulator::identity_router(arm.clone()),
+            None,
             shutdown.clone().cancelled_owned(),
         ));
 
-        let mut app_settings = handler_settings(servicebus_addr, arm_addr, &identity_header);
+        let mut app_settings = handler_settings(
+            servicebus_addr,
+            arm_addr,
+            identity_addr,
+            &identity_header,
+            tls.ca_cert_path(),
+        );
         let routes = options.app_root.join(LOCAL_ROUTES_FILE);
         if routes.is_file() {
             app_settings.insert(
@@ -151,10 +208,27 @@ impl LocalWorld {
             host,
             servicebus_addr,
             arm_addr,
+            identity_addr,
             http_addr,
+            tls,
             app_settings,
             shutdown,
         })
+    }
+
+    /// `https://127.0.0.1:port`, the `resource_manager` endpoint of this world.
+    pub fn arm_url(&self) -> String {
+        format!("https://{}", self.arm_addr)
+    }
+
+    /// A client that trusts this world's CA (as the handler does through
+    /// `POOLBROKER_EXTRA_CA_CERTS`); verification stays on.
+    pub fn arm_client(&self) -> Result<reqwest::Client, crate::http::HttpClientError> {
+        let cas = crate::http::load_extra_cas(self.tls.ca_cert_path())?;
+        reqwest::Client::builder()
+            .tls_certs_merge(cas)
+            .build()
+            .map_err(crate::http::HttpClientError::Build)
     }
 
     pub fn shutdown_token(&self) -> CancellationToken {
@@ -171,6 +245,7 @@ impl LocalWorld {
     pub fn cli_environment(&self) -> Vec<(String, String)> {
         [
             "POOLBROKER_ARM_ENDPOINT",
+            crate::http::EXTRA_CA_CERTS,
             "IDENTITY_ENDPOINT",
             "IDENTITY_HEADER",
             "ServiceBusConnection",
@@ -185,21 +260,37 @@ impl LocalWorld {
         })
         .collect()
     }
+
+    /// What a second shell needs so Python (azure-identity, azure-ai-ml, requests) and other
+    /// OpenSSL-based tools trust the local CA.
+    pub fn trust_environment(&self) -> Vec<(String, String)> {
+        let ca = self.tls.ca_cert_path().to_string_lossy().into_owned();
+        vec![
+            ("SSL_CERT_FILE".to_owned(), ca.clone()),
+            ("REQUESTS_CA_BUNDLE".to_owned(), ca),
+        ]
+    }
 }
 
 /// What a Function App's settings would hold in Azure, pointed at the emulators.
 fn handler_settings(
     servicebus: SocketAddr,
     arm: SocketAddr,
+    identity: SocketAddr,
     identity_header: &str,
+    ca: &std::path::Path,
 ) -> BTreeMap<String, String> {
     let mut s = BTreeMap::new();
     let mut set = |k: &str, v: String| {
         s.insert(k.to_owned(), v);
     };
     set("FUNCTIONS_WORKER_RUNTIME", "custom".into());
-    set("POOLBROKER_ARM_ENDPOINT", format!("http://{arm}"));
-    set("IDENTITY_ENDPOINT", format!("http://{arm}/msi/token"));
+    set("POOLBROKER_ARM_ENDPOINT", format!("https://{arm}"));
+    set(
+        crate::http::EXTRA_CA_CERTS,
+        ca.to_string_lossy().into_owned(),
+    );
+    set("IDENTITY_ENDPOINT", format!("http://{identity}/msi/token"));
     set("IDENTITY_HEADER", identity_header.into());
     set(
         "ServiceBusConnection",
@@ -218,6 +309,8 @@ fn handler_settings(
     set("POOLBROKER_INTERNAL_KEY", LOCAL_INTERNAL_KEY.into());
     set("POOLBROKER_CLEANUP_SCHEDULE", "0 */5 * * * *".into());
     set("POOLBROKER_LOG_FORMAT", "pretty".into());
+    // Locally the Studio is open (no App Service Authentication in front of it).
+    set(crate::studio::settings::STUDIO_MODE_SETTING, "open".into());
     // Telemetry configuration of the parent passes through, as app settings would.
     for (k, v) in std::env::vars() {
         if k.starts_with("OTEL_") || k == "POOLBROKER_LOG" {

@@ -1,5 +1,6 @@
 //! `MessageSender`: replies, follow-ups and rejected messages, through `azure_messaging_servicebus`
-//! over [`ReqwestTransport`], with a small bounded retry for transient failures.
+//! over [`ReqwestTransport`], retrying transient failures with the crate's one retry policy
+//! (`crate::retry`, as ARM calls do) within a small budget.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,9 +16,15 @@ use time::OffsetDateTime;
 use super::settings::{ServiceBusAuth, ServiceBusSettings};
 use super::token::{CredentialTokenProvider, ServiceBusTokenProvider, TokenError};
 use super::transport::ReqwestTransport;
+use crate::retry::{RetryDecision, RetryOptions, RetryPolicy, random_jitter};
 
-const ATTEMPTS: u32 = 3;
-const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// A send is on the invocation's path: two retries, well inside a Functions invocation.
+const SEND_RETRY: RetryOptions = RetryOptions {
+    initial_delay: Duration::from_millis(200),
+    max_retries: 2,
+    max_elapsed: Duration::from_secs(10),
+    max_delay: Duration::from_secs(2),
+};
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// The crate insists on a SAS policy; in bearer mode the transport discards what it signs.
 const PLACEHOLDER_POLICY: &str = "bearer-token-in-use";
@@ -256,22 +263,27 @@ impl MessageSender {
         validate_queue(queue)?;
         let (body, options) = to_request(queue, message)?;
         let client = self.client(queue)?;
-        let mut backoff = FIRST_BACKOFF;
-        let mut attempt = 1;
+        let policy = RetryPolicy::new(SEND_RETRY);
+        let start = tokio::time::Instant::now();
+        let mut retries = 0;
         loop {
             let result = client
                 .send_message(&body, Some(clone_options(&options)))
                 .await
                 .map_err(|e| SendError::from_azure(queue, e));
-            match result {
+            let error = match result {
                 Ok(()) => return Ok(()),
-                Err(error) if error.is_transient() && attempt < ATTEMPTS => {
-                    tracing::warn!(queue, attempt, %error, "Service Bus send failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                    attempt += 1;
-                }
+                Err(error) if error.is_transient() => error,
                 Err(error) => return Err(error),
+            };
+            // The REST crate hides response headers, so there is no server hint to honour.
+            match policy.decide(retries, start.elapsed(), None, random_jitter(), None) {
+                RetryDecision::Retry { delay } => {
+                    tracing::warn!(queue, attempt = retries + 1, %error, "Service Bus send failed; retrying");
+                    tokio::time::sleep(delay).await;
+                    retries += 1;
+                }
+                RetryDecision::GiveUp => return Err(error),
             }
         }
     }

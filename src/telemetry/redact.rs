@@ -11,9 +11,16 @@ use url::Url;
 /// Replacement for a removed secret.
 pub const REDACTED: &str = "[REDACTED]";
 
-/// Query parameters that survive [`redact_url`]: ARM needs `api-version` to make sense of a URL,
-/// and it never carries a secret.
-const KEPT_QUERY_PARAMS: &[&str] = &["api-version"];
+/// Query parameters that survive [`redact_url`]: the ones poolbroker itself puts on ARM URLs
+/// (`api-version` to make sense of a URL, the detach action, the job list view) and ARM's paging
+/// token; none carries a secret. Everything else (SAS `sig`, `code`, tokens a proxy might add)
+/// is dropped, because operation URLs are opaque to us.
+const KEPT_QUERY_PARAMS: &[&str] = &[
+    "api-version",
+    "underlyingResourceAction",
+    "listViewType",
+    "$skip",
+];
 
 /// Field / attribute / `key=value` names whose value is a secret. Compared case-insensitively
 /// against the last dot-separated segment of a field name and against `key=` prefixes in text.

@@ -33,6 +33,9 @@ pub fn options() -> LocalOptions {
     let mut options =
         LocalOptions::new(env!("CARGO_MANIFEST_DIR"), env!("CARGO_BIN_EXE_poolbroker")).ephemeral();
     options.emulator.retry_after_secs = 0;
+    // Operations and jobs finish as soon as they are read; tests about intermediate states set
+    // durations and move the emulator's clock (`world.arm.advance_clock`).
+    options.emulator = options.emulator.instant();
     options
         .extra_settings
         .insert("POOLBROKER_LOG".into(), "warn".into());
@@ -309,8 +312,10 @@ pub async fn arm_request(
     body: Option<&Value>,
 ) -> (u16, Value) {
     let token = world.arm.issue_token("https://management.azure.com");
-    let url = format!("http://{}{path_and_query}", world.arm_addr);
-    let mut request = reqwest::Client::new()
+    let url = format!("{}{path_and_query}", world.arm_url());
+    let mut request = world
+        .arm_client()
+        .expect("a client trusting the local CA")
         .request(method, url)
         .bearer_auth(token);
     if let Some(body) = body {
@@ -349,7 +354,7 @@ pub async fn started_handler_pid(events: &mut broadcast::Receiver<HostEvent>) ->
 pub fn spark_job_on(compute: &str) -> Value {
     json!({"properties": {
         "jobType": "Spark",
-        "codeId": format!("{WORKSPACE_ID}/codes/etl/versions/1"),
+        "codeId": format!("{WORKSPACE_ID}/codes/sales-etl/versions/1"),
         "entry": {"sparkJobEntryType": "SparkJobPythonEntry", "file": "etl.py"},
         "conf": {
             "spark.driver.cores": 1, "spark.driver.memory": "2g",

@@ -196,9 +196,9 @@ pub fn timestamp() -> String {
     )
 }
 
-/// RFC 3339 (`…Z`), used for operation start/end times and systemData.
-pub fn rfc3339_now() -> String {
-    OffsetDateTime::now_utc()
+/// RFC 3339 (`…Z`) of a point on the emulator's clock: operation start/end times, systemData.
+pub fn rfc3339_at(t: std::time::SystemTime) -> String {
+    OffsetDateTime::from(t)
         .format(&Rfc3339)
         .unwrap_or_else(|_| String::from("1970-01-01T00:00:00Z"))
 }

@@ -291,14 +291,19 @@ fn parse_identity(raw: Option<&Value>) -> Result<Option<Map<String, Value>>, Arm
             ));
         }
     };
-    if !IDENTITY_TYPES.contains(&ty) {
+    // ARM compares enum values ignoring case: azure-ai-ml itself sends `Systemassigned`.
+    let canonical = IDENTITY_TYPES
+        .iter()
+        .find(|t| t.eq_ignore_ascii_case(&ty.replace(' ', "")))
+        .copied();
+    let Some(ty) = canonical else {
         return Err(ArmError::user(
             "identity.type",
             format!(
                 "identity.type: expected one of None, SystemAssigned, UserAssigned, 'SystemAssigned,UserAssigned'; got '{ty}'"
             ),
         ));
-    }
+    };
     let uais = match obj.get("userAssignedIdentities") {
         None | Some(Value::Null) => Map::new(),
         Some(Value::Object(m)) => m.clone(),
@@ -354,6 +359,7 @@ fn parse_identity(raw: Option<&Value>) -> Result<Option<Map<String, Value>>, Arm
         }
     }
     let mut out = obj.clone();
+    out.insert("type".into(), json!(ty));
     out.insert("userAssignedIdentities".into(), Value::Object(uais));
     Ok(Some(out))
 }

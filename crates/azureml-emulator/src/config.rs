@@ -4,18 +4,23 @@ use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
 /// Knobs for the emulator. `Default` gives the behaviour of the real service as documented in
-/// `shared/reference/azureml-arm-api.md`; tests shrink buckets and waits.
+/// `shared/reference/azureml-arm-api.md`, with operations and jobs that take a few seconds;
+/// tests shrink buckets and durations, or advance the clock ([`crate::EmulatorState::advance_clock`]).
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
-    /// api-versions accepted on Azure ML routes (computes, jobs, workspaces, operation status).
-    pub api_versions: Vec<String>,
-    /// api-versions accepted on the Synapse bigDataPools route.
-    pub synapse_api_versions: Vec<String>,
+    /// api-versions accepted on Azure ML routes: `None` = every version the resource provider
+    /// serves for the route's resource type (`api_versions`); `Some` narrows it (tests).
+    pub api_versions: Option<Vec<String>>,
     /// Items per page on list routes before a `nextLink` is emitted.
     pub page_size: usize,
-    /// Polls of an operation URL that see `InProgress` before the operation completes; the poll
-    /// number `lro_polls_before_done` observes the terminal state. 0 = done before the first poll.
-    pub lro_polls_before_done: u32,
+    /// How long a long-running operation (compute create/update/detach, job cancel) runs on the
+    /// emulator's clock, whether or not anyone polls it. Zero = done before the first poll.
+    pub operation_duration: Duration,
+    /// How long a job stays in each status before `Running` (NotStarted, Starting, Preparing,
+    /// Queued) and in `Finalizing`.
+    pub job_step_duration: Duration,
+    /// How long a job stays `Running`.
+    pub job_run_duration: Duration,
     /// Value of the `Retry-After` header on LRO responses.
     pub retry_after_secs: u64,
     /// Secret the managed-identity endpoint requires in `x-identity-header`.
@@ -31,28 +36,25 @@ pub struct EmulatorConfig {
     pub serverless_vcore_quota: u32,
 }
 
+impl EmulatorConfig {
+    /// Operations and jobs finish as soon as the clock is read: for tests that do not care
+    /// about intermediate states.
+    pub fn instant(mut self) -> Self {
+        self.operation_duration = Duration::ZERO;
+        self.job_step_duration = Duration::ZERO;
+        self.job_run_duration = Duration::ZERO;
+        self
+    }
+}
+
 impl Default for EmulatorConfig {
     fn default() -> Self {
         Self {
-            api_versions: [
-                "2025-12-01",
-                "2025-09-01",
-                "2025-06-01",
-                "2025-04-01",
-                "2024-10-01",
-            ]
-            .map(String::from)
-            .to_vec(),
-            synapse_api_versions: [
-                "2021-06-01",
-                "2021-05-01",
-                "2021-03-01",
-                "2019-06-01-preview",
-            ]
-            .map(String::from)
-            .to_vec(),
+            api_versions: None,
             page_size: 20,
-            lro_polls_before_done: 1,
+            operation_duration: Duration::from_secs(3),
+            job_step_duration: Duration::from_secs(2),
+            job_run_duration: Duration::from_secs(10),
             retry_after_secs: 1,
             identity_header: String::from("poolbroker-emulator-identity-header"),
             require_auth: true,

@@ -26,6 +26,58 @@ pub(crate) fn routes() -> Router<EmulatorState> {
         .route("/_emulator/workspaces", post(add_workspace))
         .route("/_emulator/synapse-pools", post(add_pool))
         .route("/_emulator/identities", post(add_identity))
+        .route("/_emulator/clock", get(clock).post(advance_clock))
+        .route("/_emulator/code-versions", post(add_code_version))
+}
+
+fn clock_body(state: &EmulatorState) -> Response {
+    Json(json!({"offsetSecs": state.clock_offset().as_secs_f64()})).into_response()
+}
+
+async fn clock(State(state): State<EmulatorState>) -> Response {
+    clock_body(&state)
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AdvanceRequest {
+    advance_secs: f64,
+}
+
+async fn advance_clock(
+    State(state): State<EmulatorState>,
+    Json(req): Json<AdvanceRequest>,
+) -> Response {
+    match Duration::try_from_secs_f64(req.advance_secs) {
+        Ok(by) => {
+            state.advance_clock(by);
+            clock_body(&state)
+        }
+        Err(e) => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": format!("advanceSecs: {e}")})),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct CodeVersionRequest {
+    workspace_id: String,
+    name: String,
+    version: String,
+    code_uri: String,
+}
+
+async fn add_code_version(
+    State(state): State<EmulatorState>,
+    Json(req): Json<CodeVersionRequest>,
+) -> Response {
+    match state.add_code_version(&req.workspace_id, &req.name, &req.version, &req.code_uri) {
+        Ok(id) => (StatusCode::CREATED, Json(json!({"id": id}))).into_response(),
+        Err(e) => error(&e),
+    }
 }
 
 fn error(e: &EmulatorError) -> Response {

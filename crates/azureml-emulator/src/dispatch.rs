@@ -1,7 +1,9 @@
 //! The ARM front door: authentication, throttling and api-version checks, then routing by
 //! case-insensitive path segments (ARM paths are case-insensitive: `resourcegroups` works too).
 
+use crate::api_versions::{self, VersionSet};
 use crate::arm::{self, ArmError};
+use crate::assets::{self, AssetKind};
 use crate::ids::{self, PoolId, capture};
 use crate::state::{EmulatorState, lock};
 use crate::throttle::{Admission, Category};
@@ -18,7 +20,7 @@ pub(crate) struct Ctx {
     pub path: String,
     pub path_and_query: String,
     pub query: Vec<(String, String)>,
-    /// `http://host:port` as the client reached us; nextLink and operation URLs are built on it.
+    /// `scheme://host:port` as the client reached us; nextLink and operation URLs are built on it.
     pub base_url: String,
     pub api_version: String,
 }
@@ -75,6 +77,42 @@ enum Route<'a> {
         rg: &'a str,
         ws: &'a str,
         name: &'a str,
+    },
+    /// `codes` / `environments` (containers list).
+    Assets {
+        sub: &'a str,
+        rg: &'a str,
+        ws: &'a str,
+        kind: AssetKind,
+    },
+    Asset {
+        sub: &'a str,
+        rg: &'a str,
+        ws: &'a str,
+        kind: AssetKind,
+        name: &'a str,
+    },
+    AssetVersions {
+        sub: &'a str,
+        rg: &'a str,
+        ws: &'a str,
+        kind: AssetKind,
+        name: &'a str,
+    },
+    AssetVersion {
+        sub: &'a str,
+        rg: &'a str,
+        ws: &'a str,
+        kind: AssetKind,
+        name: &'a str,
+        version: &'a str,
+    },
+    StartPendingUpload {
+        sub: &'a str,
+        rg: &'a str,
+        ws: &'a str,
+        name: &'a str,
+        version: &'a str,
     },
     Pool(PoolId),
     Operation {
@@ -149,8 +187,58 @@ impl<'a> Route<'a> {
                 ws,
                 name: rest[1],
             },
+            [coll] => Self::Assets {
+                sub,
+                rg,
+                ws,
+                kind: AssetKind::parse(coll)?,
+            },
+            [coll, _] => Self::Asset {
+                sub,
+                rg,
+                ws,
+                kind: AssetKind::parse(coll)?,
+                name: rest[1],
+            },
+            [coll, _, "versions"] => Self::AssetVersions {
+                sub,
+                rg,
+                ws,
+                kind: AssetKind::parse(coll)?,
+                name: rest[1],
+            },
+            [coll, _, "versions", _] => Self::AssetVersion {
+                sub,
+                rg,
+                ws,
+                kind: AssetKind::parse(coll)?,
+                name: rest[1],
+                version: rest[3],
+            },
+            ["codes", _, "versions", _, "startpendingupload"] => Self::StartPendingUpload {
+                sub,
+                rg,
+                ws,
+                name: rest[1],
+                version: rest[3],
+            },
             _ => return None,
         })
+    }
+
+    fn version_set(&self) -> VersionSet {
+        match self {
+            Self::Pool(_) => VersionSet::Synapse,
+            Self::Jobs { .. }
+            | Self::Job { .. }
+            | Self::JobCancel { .. }
+            | Self::Assets { .. }
+            | Self::Asset { .. }
+            | Self::AssetVersions { .. }
+            | Self::AssetVersion { .. }
+            | Self::StartPendingUpload { .. } => VersionSet::Assets,
+            _ => VersionSet::MachineLearning,
+        }
     }
 
     fn subscription(&self) -> &str {
@@ -162,19 +250,30 @@ impl<'a> Route<'a> {
             | Self::Jobs { sub, .. }
             | Self::Job { sub, .. }
             | Self::JobCancel { sub, .. }
+            | Self::Assets { sub, .. }
+            | Self::Asset { sub, .. }
+            | Self::AssetVersions { sub, .. }
+            | Self::AssetVersion { sub, .. }
+            | Self::StartPendingUpload { sub, .. }
             | Self::Operation { sub, .. } => sub,
         }
     }
 }
 
+/// Which scheme the connection used; `serve_tls` marks its requests, plain listeners do not.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Https;
+
 pub(crate) async fn arm_entry(
     State(state): State<EmulatorState>,
+    https: Option<axum::Extension<Https>>,
     method: Method,
     uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let mut resp = match handle(&state, method, &uri, &headers, &body) {
+    let scheme = if https.is_some() { "https" } else { "http" };
+    let mut resp = match handle(&state, scheme, method, &uri, &headers, &body) {
         Ok(r) => r,
         Err(e) => e.into_response(),
     };
@@ -192,12 +291,20 @@ fn method_not_allowed(method: &Method) -> ArmError {
 
 fn handle(
     state: &EmulatorState,
+    scheme: &str,
     method: Method,
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<Response, ArmError> {
-    let caller = auth::authenticate(state, headers)?;
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| uri.authority().map(|a| a.to_string()))
+        .unwrap_or_else(|| String::from("127.0.0.1"));
+    let base_url = format!("{scheme}://{host}");
+    let caller = auth::authenticate(state, headers, &base_url)?;
     let path = uri.path();
     let segs = ids::segments(path);
     let route = Route::parse(&segs).ok_or_else(|| {
@@ -231,17 +338,15 @@ fn handle(
         url::form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect();
-    let versions = match route {
-        Route::Pool(_) => &state.config().synapse_api_versions,
-        _ => &state.config().api_versions,
+    let set = route.version_set();
+    let versions: Vec<String> = match (&state.config().api_versions, set) {
+        (Some(narrowed), VersionSet::MachineLearning | VersionSet::Assets) => narrowed.clone(),
+        _ => api_versions::supported(set)
+            .into_iter()
+            .map(String::from)
+            .collect(),
     };
-    let api_version = check_api_version(&query, versions)?;
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .map(str::to_owned)
-        .or_else(|| uri.authority().map(|a| a.to_string()))
-        .unwrap_or_else(|| String::from("127.0.0.1"));
+    let api_version = check_api_version(&query, &versions)?;
     let ctx = Ctx {
         method: method.clone(),
         path: path.to_owned(),
@@ -250,7 +355,7 @@ fn handle(
             .map(|p| p.as_str().to_owned())
             .unwrap_or_default(),
         query,
-        base_url: format!("http://{host}"),
+        base_url,
         api_version,
     };
     let result = match (&route, &method) {
@@ -277,6 +382,62 @@ fn handle(
         (Route::JobCancel { sub, rg, ws, name }, &Method::POST) => {
             jobs::cancel(state, &ctx, sub, rg, ws, name)
         }
+        (Route::Assets { sub, rg, ws, kind }, &Method::GET) => {
+            assets::list_containers(state, &ctx, (sub, rg, ws), *kind)
+        }
+        (
+            Route::Asset {
+                sub,
+                rg,
+                ws,
+                kind,
+                name,
+            },
+            m,
+        ) if m == Method::GET || m == Method::PUT => {
+            if m == Method::GET {
+                assets::get_container(state, (sub, rg, ws), *kind, name)
+            } else {
+                assets::put_container(state, (sub, rg, ws), *kind, name, body)
+            }
+        }
+        (
+            Route::AssetVersions {
+                sub,
+                rg,
+                ws,
+                kind,
+                name,
+            },
+            &Method::GET,
+        ) => assets::list_versions(state, &ctx, (sub, rg, ws), *kind, name),
+        (
+            Route::AssetVersion {
+                sub,
+                rg,
+                ws,
+                kind,
+                name,
+                version,
+            },
+            m,
+        ) if m == Method::GET || m == Method::PUT => {
+            if m == Method::GET {
+                assets::get_version(state, (sub, rg, ws), *kind, name, version)
+            } else {
+                assets::put_version(state, (sub, rg, ws), *kind, name, version, body)
+            }
+        }
+        (
+            Route::StartPendingUpload {
+                sub,
+                rg,
+                ws,
+                name,
+                version,
+            },
+            &Method::POST,
+        ) => assets::start_pending_upload(state, &ctx, (sub, rg, ws), name, version, body),
         (Route::Operation { sub, kind, id }, &Method::GET) => {
             operations::poll(state, &ctx, sub, kind, id)
         }
@@ -310,12 +471,15 @@ fn check_api_version(query: &[(String, String)], supported: &[String]) -> Result
     if supported.iter().any(|s| s.eq_ignore_ascii_case(v)) {
         return Ok(v.clone());
     }
+    // ARM prints the list newest first.
+    let mut listed: Vec<&str> = supported.iter().map(String::as_str).collect();
+    listed.sort_unstable_by(|a, b| b.cmp(a));
     Err(ArmError::new(
         StatusCode::BAD_REQUEST,
         "InvalidApiVersionParameter",
         format!(
             "The api-version '{v}' is invalid. The supported versions are '{}'. The supported locations are 'eastus,eastus2,westus,westus2,westeurope,northeurope'.",
-            supported.join(",")
+            listed.join(",")
         ),
     ))
 }

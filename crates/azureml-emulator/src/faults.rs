@@ -46,6 +46,9 @@ pub enum FaultKind {
     /// The request succeeds but the long-running operation it starts (compute PUT/DELETE, job
     /// cancel) ends `Failed` with this error; on a job PUT the job later ends `Failed`.
     LroFailure { code: String, message: String },
+    /// The request succeeds but the long-running operation it starts runs for `secs` on the
+    /// emulator's clock instead of `operation_duration` (a compute left `Updating`).
+    SlowOperation { secs: u64 },
     /// Drops the connection without an answer (only under [`crate::serve`]).
     Reset,
     /// Serves the request (its change happens), then waits before answering: a client whose
@@ -141,7 +144,7 @@ fn record(
     requests.push(RecordedRequest {
         method: method.as_str().to_owned(),
         path: uri.path().to_owned(),
-        query: uri.query().map(str::to_owned),
+        query: uri.query().map(redact_sas),
         headers: recorded,
         body,
         status: None,
@@ -155,17 +158,33 @@ fn answered(state: &EmulatorState, index: usize, status: StatusCode) {
     }
 }
 
-/// Takes the first live rule matching the request, consuming one of its `times`.
+/// The query with a SAS signature (`sig=`) replaced: recorded requests never hold a credential.
+fn redact_sas(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| {
+            if pair.starts_with("sig=") {
+                format!("sig={REDACTED}")
+            } else {
+                pair.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// Takes the first live rule of the wanted kinds matching the request, consuming one of its
+/// `times`.
 fn take(
     state: &EmulatorState,
     method: &Method,
     path_and_query: &str,
-    lro: bool,
+    wanted: impl Fn(&FaultKind) -> bool,
 ) -> Option<FaultKind> {
     let mut rules = lock(&state.inner.faults);
-    let idx = rules.iter().position(|r| {
-        matches!(r.kind, FaultKind::LroFailure { .. }) == lro && r.matches(method, path_and_query)
-    })?;
+    let idx = rules
+        .iter()
+        .position(|r| wanted(&r.kind) && r.matches(method, path_and_query))?;
     let kind = rules[idx].kind.clone();
     match rules[idx].times {
         0 => {}
@@ -183,10 +202,34 @@ pub(crate) fn take_lro_failure(
     method: &Method,
     path_and_query: &str,
 ) -> Option<(String, String)> {
-    match take(state, method, path_and_query, true) {
+    match take(state, method, path_and_query, |k| {
+        matches!(k, FaultKind::LroFailure { .. })
+    }) {
         Some(FaultKind::LroFailure { code, message }) => Some((code, message)),
         _ => None,
     }
+}
+
+/// The `SlowOperation` duration for this request, if any (consumed).
+pub(crate) fn take_slow_operation(
+    state: &EmulatorState,
+    method: &Method,
+    path_and_query: &str,
+) -> Option<std::time::Duration> {
+    match take(state, method, path_and_query, |k| {
+        matches!(k, FaultKind::SlowOperation { .. })
+    }) {
+        Some(FaultKind::SlowOperation { secs }) => Some(std::time::Duration::from_secs(secs)),
+        _ => None,
+    }
+}
+
+/// Faults the handlers apply themselves (they shape the operation a request starts).
+fn shapes_operation(kind: &FaultKind) -> bool {
+    matches!(
+        kind,
+        FaultKind::LroFailure { .. } | FaultKind::SlowOperation { .. }
+    )
 }
 
 /// Marker on a response that [`crate::serve`] turns into a dropped connection.
@@ -214,7 +257,9 @@ pub(crate) async fn observe(
         .path_and_query()
         .map(|p| p.as_str())
         .unwrap_or("/");
-    let fault = take(&state, &parts.method, path_and_query, false);
+    let fault = take(&state, &parts.method, path_and_query, |k| {
+        !shapes_operation(k)
+    });
     let after = match &fault {
         Some(
             k @ (FaultKind::SlowAnswer { .. }
@@ -251,6 +296,7 @@ pub(crate) async fn observe(
         }
         Some(
             FaultKind::LroFailure { .. }
+            | FaultKind::SlowOperation { .. }
             | FaultKind::SlowAnswer { .. }
             | FaultKind::ResetAfterServing
             | FaultKind::ForeignOperationUrl { .. },

@@ -191,6 +191,16 @@ pub fn valid_job_name(name: &str) -> bool {
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
+/// Asset (code, environment) names: `^[a-zA-Z0-9_][a-zA-Z0-9\-_.]{0,254}$`.
+pub fn valid_asset_name(name: &str) -> bool {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+        && name.len() <= 255
+        && chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

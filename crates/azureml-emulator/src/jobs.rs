@@ -1,7 +1,9 @@
-//! Spark jobs (`…/workspaces/{ws}/jobs/{id}`): synchronous PUT, GET with a deterministic status
-//! progression, list with filters, and cancel as a long-running operation.
+//! Spark jobs (`…/workspaces/{ws}/jobs/{id}`): synchronous PUT, statuses that advance on the
+//! emulator's clock (reading a job never changes it), list with filters, and cancel as a
+//! long-running operation.
 
 use crate::arm::{self, ArmError, json_response};
+use crate::config::EmulatorConfig;
 use crate::dispatch::Ctx;
 use crate::ids::{self, ComputeId};
 use crate::operations::{self, Effect, Family, NewOperation};
@@ -11,6 +13,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
+use std::time::{Duration, SystemTime};
 
 /// `JobStatus` of the 2025-12-01 spec.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,14 +58,27 @@ impl JobStatus {
         matches!(self, Self::Completed | Self::Failed | Self::Canceled)
     }
 
-    /// One step of the emulated lifecycle: NotStarted → Queued → Running → Completed.
-    fn next(self) -> Self {
-        match self {
-            Self::NotStarted => Self::Queued,
-            Self::Starting | Self::Provisioning | Self::Preparing | Self::Queued => Self::Running,
-            Self::Running | Self::Finalizing => Self::Completed,
-            Self::CancelRequested => Self::Canceled,
-            other => other,
+    /// The service's lifecycle: NotStarted → Starting → Preparing → Queued → Running →
+    /// Finalizing → Completed. Statuses outside it (CancelRequested waits for its operation,
+    /// Paused, NotResponding, Unknown, terminal ones) do not move on their own.
+    fn next(self) -> Option<Self> {
+        Some(match self {
+            Self::NotStarted => Self::Starting,
+            Self::Starting | Self::Provisioning => Self::Preparing,
+            Self::Preparing => Self::Queued,
+            Self::Queued => Self::Running,
+            Self::Running => Self::Finalizing,
+            Self::Finalizing => Self::Completed,
+            _ => return None,
+        })
+    }
+
+    /// How long the job stays in this status before the next one.
+    fn dwell(self, config: &EmulatorConfig) -> Duration {
+        if self == Self::Running {
+            config.job_run_duration
+        } else {
+            config.job_step_duration
         }
     }
 
@@ -80,6 +96,8 @@ pub(crate) struct JobRecord {
     pub failure: Option<(String, String)>,
     /// vCores a serverless job holds while active (0 for attached pools).
     pub serverless_vcores: u32,
+    /// When the job entered its current status (emulator clock).
+    pub status_since: SystemTime,
 }
 
 impl JobRecord {
@@ -101,25 +119,37 @@ impl JobRecord {
         }
     }
 
-    fn advance(&mut self) {
-        let status = self.status();
-        if status.is_terminal() {
-            return;
-        }
-        if status != JobStatus::CancelRequested
-            && let Some((code, message)) = self.failure.take()
-        {
-            self.set_status(JobStatus::Failed);
-            if let Some(props) = self
-                .resource
-                .get_mut("properties")
-                .and_then(Value::as_object_mut)
-            {
-                props.insert("error".into(), json!({"code": code, "message": message}));
+    /// Moves the job through every status whose time has passed by `now`; an injected
+    /// failure replaces the next step with `Failed`.
+    fn advance_to(&mut self, now: SystemTime, config: &EmulatorConfig) {
+        loop {
+            let status = self.status();
+            let Some(next) = status.next() else { return };
+            let due = self.status_since + status.dwell(config);
+            if due > now {
+                return;
             }
-            return;
+            self.status_since = due;
+            if let Some((code, message)) = self.failure.take() {
+                self.set_status(JobStatus::Failed);
+                if let Some(props) = self
+                    .resource
+                    .get_mut("properties")
+                    .and_then(Value::as_object_mut)
+                {
+                    props.insert("error".into(), json!({"code": code, "message": message}));
+                }
+                return;
+            }
+            self.set_status(next);
         }
-        self.set_status(status.next());
+    }
+}
+
+/// Advances every job to `now` (called whenever the world is read).
+pub(crate) fn tick(data: &mut Data, now: SystemTime, config: &EmulatorConfig) {
+    for job in data.jobs.values_mut() {
+        job.advance_to(now, config);
     }
 }
 
@@ -436,11 +466,13 @@ fn validate_attached(
             .map(|m| m.keys().cloned().collect())
             .unwrap_or_default();
         if resource_id.is_none() && client_id.is_none() {
-            if !id_type.starts_with("SystemAssigned") {
+            // azure-ai-ml sends this for ManagedIdentityConfiguration(); the compute's own
+            // identity (system or user-assigned) is used (unverified: chosen as the SDK expects).
+            if id_type.eq_ignore_ascii_case("None") {
                 return Err(ArmError::user(
                     "properties.identity",
                     format!(
-                        "properties.identity: compute '{}' has no system-assigned identity; name a user-assigned identity attached to it",
+                        "properties.identity: compute '{}' has no managed identity; attach one (system- or user-assigned) or name a user-assigned identity attached to it",
                         parsed.name
                     ),
                 ));
@@ -507,6 +539,8 @@ fn validate_serverless(
         resource_id,
         client_id,
     } = identity
+        // No id: the workspace's system-assigned identity (unverified, as the SDK expects).
+        && (resource_id.is_some() || client_id.is_some())
         && !uai_listed(&workspace.identities, resource_id, client_id)
     {
         let named = resource_id
@@ -551,10 +585,35 @@ fn validate(
             ));
         }
     }
-    str_field(props, "codeId", "properties.codeId")?;
+    let code_id = str_field(props, "codeId", "properties.codeId")?;
     validate_entry(props)?;
     let vcores = requested_vcores(props)?;
     let identity = parse_identity(props)?;
+    // References are resolved after the body is known to be well-formed.
+    if !crate::assets::reference_exists(data, code_id) {
+        return Err(ArmError::user(
+            "properties.codeId",
+            format!("properties.codeId: the code version '{code_id}' was not found in workspace '{}'; register it (PUT …/codes/{{name}}/versions/{{version}}) first.", workspace.name),
+        )
+        .with_inner("NotFound"));
+    }
+    match props.get("environmentId") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(env)) if crate::assets::reference_exists(data, env) => {}
+        Some(Value::String(env)) => {
+            return Err(ArmError::user(
+                "properties.environmentId",
+                format!("properties.environmentId: the environment version '{env}' was not found in workspace '{}'.", workspace.name),
+            )
+            .with_inner("NotFound"));
+        }
+        Some(_) => {
+            return Err(ArmError::user(
+                "properties.environmentId",
+                "properties.environmentId: expected a string",
+            ));
+        }
+    }
     let compute_id = props.get("computeId").filter(|v| !v.is_null());
     let resources = props.get("resources").filter(|v| !v.is_null());
     match (compute_id, resources) {
@@ -705,7 +764,7 @@ pub(crate) fn put(
             },
         }),
     );
-    let now = arm::rfc3339_now();
+    let now = arm::rfc3339_at(state.clock().now());
     let resource = json!({
         "id": format!("{}/jobs/{name}", workspace.id),
         "name": name,
@@ -726,6 +785,7 @@ pub(crate) fn put(
             definition: definition(props),
             failure,
             serverless_vcores: vcores,
+            status_since: state.clock().now(),
         },
     );
     Ok(json_response(StatusCode::CREATED, &resource))
@@ -738,13 +798,12 @@ pub(crate) fn get(
     ws: &str,
     name: &str,
 ) -> Result<Response, ArmError> {
-    let mut data = state.data();
-    let workspace = workspaces::find(&data, sub, rg, ws)?.clone();
+    let data = state.data();
+    let workspace = workspaces::find(&data, sub, rg, ws)?;
     let job = data
         .jobs
-        .get_mut(&job_key(&workspace.id, name))
+        .get(&job_key(&workspace.id, name))
         .ok_or_else(|| not_found(name, ws))?;
-    job.advance();
     Ok(json_response(StatusCode::OK, &job.resource))
 }
 

@@ -2,8 +2,9 @@
 //! 2019-08-01) that `azure_identity::ManagedIdentityCredential` calls.
 
 use crate::arm::json_response;
+use crate::auth::{self, TokenSubject};
 use crate::ids;
-use crate::state::{EmulatorState, lock};
+use crate::state::EmulatorState;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -17,6 +18,30 @@ pub fn system_client_id() -> Uuid {
         &Uuid::NAMESPACE_URL,
         b"poolbroker-emulator#function-app#clientId",
     )
+}
+
+/// Principal (object) id of the function app's system-assigned identity.
+pub fn system_principal_id() -> Uuid {
+    Uuid::new_v5(
+        &Uuid::NAMESPACE_URL,
+        b"poolbroker-emulator#function-app#principalId",
+    )
+}
+
+pub(crate) fn system_subject() -> TokenSubject {
+    TokenSubject {
+        client_id: system_client_id(),
+        principal_id: system_principal_id(),
+        resource_id: None,
+    }
+}
+
+fn uai_subject(id: &str) -> TokenSubject {
+    TokenSubject {
+        client_id: ids::uai_client_id(id),
+        principal_id: ids::uai_principal_id(id),
+        resource_id: Some(id.to_owned()),
+    }
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -66,20 +91,21 @@ pub(crate) async fn token(
             "The 'resource' parameter is required.",
         );
     };
-    let client_id = match requested_identity(&state, &query) {
-        Ok(id) => id,
+    let subject = match requested_identity(&state, &query) {
+        Ok(s) => s,
         Err(msg) => return error(StatusCode::BAD_REQUEST, msg),
     };
     let lifetime = state.config().token_lifetime;
-    let issued = lock(&state.inner.tokens).issue(resource, lifetime, client_id);
+    let (access_token, expires_on) = auth::issue(&state, resource, lifetime, &subject);
+    // App Service writes expires_on as a string of epoch seconds.
     json_response(
         StatusCode::OK,
         &json!({
-            "access_token": issued.access_token,
-            "expires_on": issued.expires_on.to_string(),
+            "access_token": access_token,
+            "expires_on": expires_on.to_string(),
             "resource": resource,
             "token_type": "Bearer",
-            "client_id": client_id.to_string(),
+            "client_id": subject.client_id.to_string(),
         }),
     )
 }
@@ -89,15 +115,15 @@ pub(crate) async fn token(
 fn requested_identity(
     state: &EmulatorState,
     query: &HashMap<String, String>,
-) -> Result<Uuid, &'static str> {
+) -> Result<TokenSubject, &'static str> {
     const NOT_FOUND: &str =
         "No managed identity found for specified ClientId/ResourceId/PrincipalId.";
     let registered: Vec<String> = state.data().identities.values().cloned().collect();
     if let Some(cid) = query.get("client_id") {
         return registered
             .iter()
-            .map(|id| ids::uai_client_id(id))
-            .find(|c| c.to_string().eq_ignore_ascii_case(cid))
+            .find(|id| ids::uai_client_id(id).to_string().eq_ignore_ascii_case(cid))
+            .map(|id| uai_subject(id))
             .ok_or(NOT_FOUND);
     }
     if let Some(pid) = query.get("principal_id").or_else(|| query.get("object_id")) {
@@ -108,15 +134,15 @@ fn requested_identity(
                     .to_string()
                     .eq_ignore_ascii_case(pid)
             })
-            .map(|id| ids::uai_client_id(id))
+            .map(|id| uai_subject(id))
             .ok_or(NOT_FOUND);
     }
     if let Some(rid) = query.get("mi_res_id") {
         return registered
             .iter()
             .find(|id| ids::key(id) == ids::key(rid))
-            .map(|id| ids::uai_client_id(id))
+            .map(|id| uai_subject(id))
             .ok_or(NOT_FOUND);
     }
-    Ok(system_client_id())
+    Ok(system_subject())
 }

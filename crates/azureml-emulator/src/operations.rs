@@ -1,13 +1,16 @@
-//! Long-running operations. Progress is counted in polls, not wall time: an operation reports
-//! `InProgress` until its `lro_polls_before_done`-th poll, so tests never sleep.
+//! Long-running operations. They run for `operation_duration` on the emulator's clock and then
+//! complete whether or not anyone polls (ARM operations do not wait for their readers); tests
+//! advance the clock instead of sleeping.
 
 use crate::arm::{self, ArmError, json_response};
+use crate::config::EmulatorConfig;
 use crate::dispatch::Ctx;
 use crate::jobs::JobStatus;
 use crate::state::{Data, EmulatorState};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
+use std::time::SystemTime;
 use uuid::Uuid;
 
 #[derive(Debug, Clone)]
@@ -68,7 +71,8 @@ pub(crate) struct Operation {
     pub subscription: String,
     pub region: String,
     pub family: Family,
-    pub polls: u32,
+    /// When the operation completes on the emulator's clock.
+    pub done_at: SystemTime,
     pub status: Status,
     pub start_time: String,
     pub end_time: Option<String>,
@@ -137,33 +141,48 @@ pub(crate) struct NewOperation<'a> {
     pub failure: Option<(String, String)>,
 }
 
-/// Starts an operation and returns the URLs to poll. With `lro_polls_before_done == 0` it is
-/// complete before anyone polls.
+/// Starts an operation and returns the URLs to poll. With a zero `operation_duration` it is
+/// complete before anyone polls (the starting response still shows the transitional state).
 pub(crate) fn start(
     state: &EmulatorState,
     data: &mut Data,
     ctx: &Ctx,
     new: NewOperation<'_>,
 ) -> OperationUrls {
+    let now = state.clock().now();
+    let duration = crate::faults::take_slow_operation(state, &ctx.method, &ctx.path_and_query)
+        .unwrap_or(state.config().operation_duration);
     let op = Operation {
         name: Uuid::new_v4().to_string(),
         subscription: new.subscription.to_owned(),
         region: arm::normalize_location(new.location),
         family: new.family,
-        polls: 0,
+        done_at: now + duration,
         status: Status::InProgress,
-        start_time: arm::rfc3339_now(),
+        start_time: arm::rfc3339_at(now),
         end_time: None,
         failure: new.failure,
         effect: new.effect,
     };
     let urls = op.urls(ctx);
-    let name = op.name.clone();
-    data.operations.insert(name.clone(), op);
-    if state.config().lro_polls_before_done == 0 {
+    data.operations.insert(op.name.clone(), op);
+    urls
+}
+
+/// Brings operations and jobs up to `now`: every operation whose time has come completes (in
+/// the order they were due), then jobs move through their statuses.
+pub(crate) fn tick(data: &mut Data, now: SystemTime, config: &EmulatorConfig) {
+    let mut due: Vec<(SystemTime, String)> = data
+        .operations
+        .values()
+        .filter(|op| op.status == Status::InProgress && op.done_at <= now)
+        .map(|op| (op.done_at, op.name.clone()))
+        .collect();
+    due.sort();
+    for (_, name) in due {
         complete(data, &name);
     }
-    urls
+    crate::jobs::tick(data, now, config);
 }
 
 /// `Location` + `Retry-After` only (job cancel: the spec documents no `Azure-AsyncOperation`).
@@ -215,7 +234,7 @@ fn complete(data: &mut Data, name: &str) {
     } else {
         Status::Succeeded
     };
-    op.end_time = Some(arm::rfc3339_now());
+    op.end_time = Some(arm::rfc3339_at(op.done_at));
     let failure = op.failure.clone();
     let effect = op.effect.clone();
     match effect {
@@ -285,21 +304,11 @@ pub(crate) fn poll(
         "computeoperationsresults" | "mfeoperationresults" => true,
         _ => return Err(not_found(name)),
     };
-    let mut data = state.data();
-    let op = data
-        .operations
-        .get_mut(name)
-        .filter(|op| op.subscription.eq_ignore_ascii_case(sub))
-        .ok_or_else(|| not_found(name))?;
-    if op.status == Status::InProgress {
-        op.polls += 1;
-        if op.polls >= state.config().lro_polls_before_done {
-            complete(&mut data, name);
-        }
-    }
+    let data = state.data();
     let op = data
         .operations
         .get(name)
+        .filter(|op| op.subscription.eq_ignore_ascii_case(sub))
         .cloned()
         .ok_or_else(|| not_found(name))?;
     let retry_after = state.config().retry_after_secs;

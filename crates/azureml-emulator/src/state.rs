@@ -1,6 +1,8 @@
 //! Shared emulator state and its in-process control API.
 
-use crate::auth::TokenStore;
+use crate::assets::AssetRecord;
+use crate::blob::BlobStore;
+use crate::clock::Clock;
 use crate::computes::ComputeRecord;
 use crate::config::{EmulatorConfig, SynapsePoolSpec};
 use crate::faults::{FaultRule, RecordedRequest};
@@ -54,6 +56,10 @@ pub(crate) struct Data {
     pub operations: HashMap<String, Operation>,
     pub delete_actions: Vec<DeleteRecord>,
     pub vcore_quotas: HashMap<String, u32>,
+    /// Code and environment containers and versions: lower-cased ARM id → record.
+    pub assets: IndexMap<String, AssetRecord>,
+    /// The blob endpoint behind `startPendingUpload` SAS URLs.
+    pub blobs: BlobStore,
 }
 
 /// One DELETE of a compute and the `underlyingResourceAction` it carried (verbatim).
@@ -92,7 +98,7 @@ pub(crate) struct Inner {
     pub data: Mutex<Data>,
     pub faults: Mutex<Vec<FaultRule>>,
     pub requests: Mutex<Vec<RecordedRequest>>,
-    pub tokens: Mutex<TokenStore>,
+    pub clock: Clock,
     pub throttle: Mutex<Throttle>,
 }
 
@@ -123,7 +129,7 @@ impl EmulatorState {
                 data: Mutex::new(Data::default()),
                 faults: Mutex::new(Vec::new()),
                 requests: Mutex::new(Vec::new()),
-                tokens: Mutex::new(TokenStore::default()),
+                clock: Clock::default(),
                 throttle: Mutex::new(throttle),
             }),
         }
@@ -133,8 +139,28 @@ impl EmulatorState {
         &self.inner.config
     }
 
+    /// The world, brought up to the clock first: operations and jobs advance with time whether
+    /// or not anyone reads them, and every reader passes through here.
     pub(crate) fn data(&self) -> MutexGuard<'_, Data> {
-        lock(&self.inner.data)
+        let mut data = lock(&self.inner.data);
+        crate::operations::tick(&mut data, self.inner.clock.now(), &self.inner.config);
+        data
+    }
+
+    pub(crate) fn clock(&self) -> &Clock {
+        &self.inner.clock
+    }
+
+    /// Moves the emulator's clock forward: running operations complete, jobs move through their
+    /// statuses and tokens age exactly as if `by` had passed.
+    pub fn advance_clock(&self, by: Duration) {
+        self.inner.clock.advance(by);
+        drop(self.data());
+    }
+
+    /// How far the clock has been advanced past wall time.
+    pub fn clock_offset(&self) -> Duration {
+        self.inner.clock.offset()
     }
 
     /// Creates (or replaces) an Azure ML workspace, and its resource group; returns its ARM id.
@@ -228,7 +254,7 @@ impl EmulatorState {
         Ok(())
     }
 
-    /// Forces a job's status (bypasses the per-GET progression).
+    /// Forces a job's status; it carries on from there on the clock.
     pub fn set_job_status(
         &self,
         workspace_id: &str,
@@ -244,7 +270,28 @@ impl EmulatorState {
                 job: job.to_owned(),
             })?;
         rec.set_status(status);
+        rec.status_since = self.inner.clock.now();
         Ok(())
+    }
+
+    /// Registers a code version (`codes/{name}/versions/{version}`) as `az ml code create` would;
+    /// returns its ARM id, the `codeId` jobs name.
+    pub fn add_code_version(
+        &self,
+        workspace_id: &str,
+        name: &str,
+        version: &str,
+        code_uri: &str,
+    ) -> Result<String, EmulatorError> {
+        let ws = {
+            let data = self.data();
+            data.workspaces
+                .get(&ids::key(workspace_id))
+                .cloned()
+                .ok_or_else(|| EmulatorError::UnknownWorkspace(workspace_id.to_owned()))?
+        };
+        crate::assets::insert_code_version(self, &ws, name, version, code_uri);
+        Ok(format!("{}/codes/{name}/versions/{version}", ws.id))
     }
 
     /// Makes the job's next status step `Failed` with this error.
@@ -267,13 +314,13 @@ impl EmulatorState {
         Ok(())
     }
 
-    /// The stored compute resource exactly as GET would return it (without advancing anything).
+    /// The stored compute resource exactly as GET would return it.
     pub fn compute(&self, workspace_id: &str, name: &str) -> Option<Value> {
         let key = crate::computes::compute_key(workspace_id, name);
         self.data().computes.get(&key).map(|c| c.resource.clone())
     }
 
-    /// The stored job resource (without advancing its status).
+    /// The stored job resource as GET would return it.
     pub fn job(&self, workspace_id: &str, job: &str) -> Option<Value> {
         self.data()
             .jobs
@@ -316,9 +363,7 @@ impl EmulatorState {
 
     /// Issues a token with an explicit lifetime (`Duration::ZERO` gives an already expired one).
     pub fn issue_token_with_lifetime(&self, resource: &str, lifetime: Duration) -> String {
-        lock(&self.inner.tokens)
-            .issue(resource, lifetime, crate::msi::system_client_id())
-            .access_token
+        crate::auth::issue(self, resource, lifetime, &crate::msi::system_subject()).0
     }
 
     /// Forgets all resources, operations, faults, recorded requests and throttle buckets.
@@ -333,7 +378,7 @@ impl EmulatorState {
     /// The demo world: subscription `00000000-0000-0000-0000-000000000001`, resource group
     /// `poolbroker-demo`, AML workspace `ml-demo` (eastus2), Synapse workspace `syn-demo` with
     /// `sparkpool1` (Spark 3.4) and `sparkpool2` (3.3), and UAIs `uai-poolbroker-1`/`-2`, both
-    /// attached to the workspace.
+    /// attached to the workspace, and the code version `sales-etl:1`.
     pub fn seed_demo(&self) -> DemoSeed {
         let sub = "00000000-0000-0000-0000-000000000001";
         let rg = "poolbroker-demo";
@@ -358,6 +403,14 @@ impl EmulatorState {
             // Both ids are well-formed and the workspace exists: this cannot fail.
             let _ = self.attach_workspace_identity(&workspace_id, &uai.id);
         }
+        // The code the examples' jobs name (`azureml:sales-etl:1`), registered beforehand as a
+        // team would with `az ml code create`.
+        let _ = self.add_code_version(
+            &workspace_id,
+            "sales-etl",
+            "1",
+            "azureml://datastores/workspaceblobstore/paths/LocalUpload/sales-etl/src",
+        );
         DemoSeed {
             subscription_id: sub.to_owned(),
             resource_group: rg.to_owned(),

@@ -19,9 +19,30 @@ async fn api_version_is_required_and_validated() {
         error_code(emu.get(&format!("{ws}?api-version=2019-01-01")).await).await;
     assert_eq!((status, code.as_str()), (400, "InvalidApiVersionParameter"));
     assert!(
-        msg.starts_with("The api-version '2019-01-01' is invalid. The supported versions are '2025-12-01,2025-09-01,2025-06-01,2025-04-01,2024-10-01'."),
+        msg.starts_with("The api-version '2019-01-01' is invalid. The supported versions are '2026-01-15-preview,2025-12-01,2025-10-01-preview,"),
         "{msg}"
     );
+    // Every version azure-ai-ml 1.35.2 sends for workspaces and jobs is served.
+    for v in ["2023-08-01-preview", "2024-10-01-preview"] {
+        assert_eq!(
+            emu.get(&format!("{ws}?api-version={v}")).await.status(),
+            200,
+            "{v}"
+        );
+    }
+    for v in ["2023-04-01-preview", "2024-01-01-preview", "2023-04-01"] {
+        assert_eq!(
+            emu.get(&format!("{ws}/jobs?api-version={v}"))
+                .await
+                .status(),
+            200,
+            "{v}"
+        );
+    }
+    // Jobs did not exist before 2021-03-01-preview.
+    let (status, code, _) =
+        error_code(emu.get(&format!("{ws}/jobs?api-version=2021-01-01")).await).await;
+    assert_eq!((status, code.as_str()), (400, "InvalidApiVersionParameter"));
     let (status, code, _) = error_code(emu.get(&ws).await).await;
     assert_eq!((status, code.as_str()), (400, "MissingApiVersionParameter"));
     assert_eq!(
@@ -95,8 +116,8 @@ async fn arm_routes_need_a_live_management_token() {
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn tokens_expire_on_tokio_time() {
+#[tokio::test]
+async fn tokens_expire_on_the_emulator_clock() {
     let emu = start(test_config()).await;
     let url = format!("{}{}?{API}", emu.base, emu.ws_path());
     let token = emu
@@ -112,7 +133,7 @@ async fn tokens_expire_on_tokio_time() {
             .status(),
         200
     );
-    tokio::time::advance(Duration::from_secs(61)).await;
+    emu.state.advance_clock(Duration::from_secs(61));
     let (status, code, _) = error_code(
         emu.client
             .get(&url)

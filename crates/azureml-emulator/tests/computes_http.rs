@@ -9,7 +9,11 @@ use serde_json::{Value, json};
 
 #[tokio::test]
 async fn attach_with_two_uais_keeps_key_order_and_completes_through_the_lro() {
-    let emu = start(test_config()).await;
+    let emu = start(EmulatorConfig {
+        operation_duration: std::time::Duration::from_secs(10),
+        ..test_config()
+    })
+    .await;
     // Second UAI first, and with a lower-case `resourcegroups`: order and spelling are the caller's.
     let second = emu.uai(1).replace("resourceGroups", "resourcegroups");
     let first = emu.uai(0);
@@ -61,6 +65,7 @@ async fn attach_with_two_uais_keeps_key_order_and_completes_through_the_lro() {
         .unwrap();
     assert_eq!(shown["properties"]["provisioningState"], "Creating");
 
+    emu.state.advance_clock(std::time::Duration::from_secs(10));
     let op: Value = emu.get(&op_url).await.json().await.unwrap();
     assert_eq!(op["status"], "Succeeded");
     assert!(op["endTime"].is_string());
@@ -83,7 +88,11 @@ async fn attach_with_two_uais_keeps_key_order_and_completes_through_the_lro() {
 
 #[tokio::test]
 async fn put_on_existing_compute_is_an_update_with_200_and_updating() {
-    let emu = start(test_config()).await;
+    let emu = start(EmulatorConfig {
+        operation_duration: std::time::Duration::from_secs(10),
+        ..test_config()
+    })
+    .await;
     emu.attach_done(
         "pool-a",
         1,
@@ -115,6 +124,7 @@ async fn put_on_existing_compute_is_an_update_with_200_and_updating() {
     let (status, code, _) = error_code(emu.put(&emu.compute_url("pool-a"), &body).await).await;
     assert_eq!((status, code.as_str()), (409, "Conflict"));
 
+    emu.state.advance_clock(std::time::Duration::from_secs(10));
     let op: Value = emu.get(&op_url).await.json().await.unwrap();
     assert_eq!(op["status"], "Succeeded");
     let shown: Value = emu
@@ -134,7 +144,6 @@ async fn put_on_existing_compute_is_an_update_with_200_and_updating() {
 async fn list_pages_with_an_absolute_next_link() {
     let emu = start(EmulatorConfig {
         page_size: 2,
-        lro_polls_before_done: 0,
         ..test_config()
     })
     .await;
@@ -187,7 +196,7 @@ async fn list_pages_with_an_absolute_next_link() {
 #[tokio::test]
 async fn detach_requires_the_action_then_202_then_gone_then_204() {
     let emu = start(EmulatorConfig {
-        lro_polls_before_done: 2,
+        operation_duration: std::time::Duration::from_secs(30),
         ..test_config()
     })
     .await;
@@ -224,6 +233,16 @@ async fn detach_requires_the_action_then_202_then_gone_then_204() {
 
     let first = emu.get(&location).await;
     assert_eq!(first.status(), 202);
+    emu.state.advance_clock(std::time::Duration::from_secs(29));
+    assert_eq!(
+        emu.get(&location).await.status(),
+        202,
+        "not yet: 29 of 30 s"
+    );
+    emu.state.advance_clock(std::time::Duration::from_secs(1));
+    // The operation finished on the clock; reading the compute shows it, no poll needed.
+    let (status, code, _) = error_code(emu.get(&base).await).await;
+    assert_eq!((status, code.as_str()), (404, "NotFound"));
     let second = emu.get(&location).await;
     assert_eq!(second.status(), 204);
     let (status, code, _) = error_code(emu.get(&base).await).await;

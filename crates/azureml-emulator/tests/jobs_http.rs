@@ -3,9 +3,24 @@
 mod common;
 
 use common::{API, Emu, error_code, header, start, test_config};
-use poolbroker_azureml_emulator::{JobStatus, uai_client_id};
+use poolbroker_azureml_emulator::{EmulatorConfig, JobStatus, uai_client_id};
 use reqwest::Method;
 use serde_json::{Value, json};
+use std::time::Duration;
+
+const STEP: Duration = Duration::from_secs(10);
+const RUN: Duration = Duration::from_secs(60);
+const OPERATION: Duration = Duration::from_secs(5);
+
+/// Jobs that take time: 10 s per status, 60 s running; operations 5 s.
+fn jobs_config() -> EmulatorConfig {
+    EmulatorConfig {
+        job_step_duration: STEP,
+        job_run_duration: RUN,
+        operation_duration: OPERATION,
+        ..test_config()
+    }
+}
 
 fn conf() -> Value {
     json!({
@@ -50,8 +65,8 @@ async fn expect_400(emu: &Emu, name: &str, body: &Value, needle: &str) {
 }
 
 #[tokio::test]
-async fn serverless_job_progresses_one_step_per_get() {
-    let emu = start(test_config()).await;
+async fn serverless_job_moves_through_the_service_statuses_on_the_clock() {
+    let emu = start(jobs_config()).await;
     let resp = emu.put(&emu.job_url("job-001"), &serverless(&emu)).await;
     assert_eq!(resp.status(), 201);
     let job: Value = resp.json().await.unwrap();
@@ -70,27 +85,53 @@ async fn serverless_job_progresses_one_step_per_get() {
         )),
         "{studio}"
     );
-    let mut seen = Vec::new();
-    for _ in 0..4 {
+    let status = |j: Value| j["properties"]["status"].as_str().unwrap().to_owned();
+    // Reading a job does not move it.
+    for _ in 0..3 {
         let j: Value = emu.get(&emu.job_url("job-001")).await.json().await.unwrap();
-        seen.push(j["properties"]["status"].as_str().unwrap().to_owned());
+        assert_eq!(status(j), "NotStarted");
     }
-    assert_eq!(seen, ["Queued", "Running", "Completed", "Completed"]);
+    let mut seen = Vec::new();
+    for by in [STEP, STEP, STEP, STEP, RUN - STEP, STEP, STEP, STEP] {
+        emu.state.advance_clock(by);
+        let j: Value = emu.get(&emu.job_url("job-001")).await.json().await.unwrap();
+        seen.push(status(j));
+    }
+    assert_eq!(
+        seen,
+        [
+            "Starting",
+            "Preparing",
+            "Queued",
+            "Running",
+            "Running",
+            "Finalizing",
+            "Completed",
+            "Completed"
+        ]
+    );
+    // Jobs move whether read or not: one advance past the whole lifecycle completes a new job.
+    emu.put(&emu.job_url("job-002"), &serverless(&emu)).await;
+    emu.state.advance_clock(Duration::from_secs(3600));
+    let j: Value = emu.get(&emu.job_url("job-002")).await.json().await.unwrap();
+    assert_eq!(status(j), "Completed");
 }
 
 #[tokio::test]
 async fn injected_job_failure_ends_failed_with_an_error() {
-    let emu = start(test_config()).await;
+    let emu = start(jobs_config()).await;
     emu.put(&emu.job_url("job-f"), &serverless(&emu)).await;
     emu.state
         .fail_job(&emu.ws_path(), "job-f", "SparkJobFailed", "executor lost")
         .unwrap();
+    emu.state.advance_clock(STEP);
     let j: Value = emu.get(&emu.job_url("job-f")).await.json().await.unwrap();
     assert_eq!(j["properties"]["status"], "Failed");
     assert_eq!(j["properties"]["error"]["message"], "executor lost");
     emu.state
         .set_job_status(&emu.ws_path(), "job-f", JobStatus::Running)
         .unwrap();
+    emu.state.advance_clock(RUN + STEP);
     let j: Value = emu.get(&emu.job_url("job-f")).await.json().await.unwrap();
     assert_eq!(j["properties"]["status"], "Completed");
     assert!(
@@ -102,7 +143,7 @@ async fn injected_job_failure_ends_failed_with_an_error() {
 
 #[tokio::test]
 async fn re_put_is_idempotent_for_the_same_definition_and_rejects_a_different_one() {
-    let emu = start(test_config()).await;
+    let emu = start(jobs_config()).await;
     let body = serverless(&emu);
     assert_eq!(emu.put(&emu.job_url("job-2"), &body).await.status(), 201);
     let mut retagged = body.clone();
@@ -120,7 +161,7 @@ async fn re_put_is_idempotent_for_the_same_definition_and_rejects_a_different_on
 
 #[tokio::test]
 async fn spark_job_validation_matches_the_service() {
-    let emu = start(test_config()).await;
+    let emu = start(jobs_config()).await;
     let base = serverless(&emu);
     let with = |path: &str, value: Value| {
         let mut b = base.clone();
@@ -231,7 +272,7 @@ async fn spark_job_validation_matches_the_service() {
 
 #[tokio::test]
 async fn attached_jobs_need_a_succeeded_synapse_compute_and_an_attached_uai() {
-    let emu = start(test_config()).await;
+    let emu = start(jobs_config()).await;
     let uai = json!({"type": "UserAssigned", "userAssignedIdentities": {emu.uai(0): {}}});
     let managed = json!({"identityType": "Managed", "resourceId": emu.uai(0), "clientId": uai_client_id(&emu.uai(0)).to_string()});
     expect_400(
@@ -241,7 +282,7 @@ async fn attached_jobs_need_a_succeeded_synapse_compute_and_an_attached_uai() {
         "was not found",
     )
     .await;
-    // Attached but the LRO not yet polled: still Creating.
+    // Attached but the operation has not finished yet: still Creating.
     let resp = emu
         .put(&emu.compute_url("pool-u"), &emu.attach_body(0, uai))
         .await;
@@ -253,6 +294,7 @@ async fn attached_jobs_need_a_succeeded_synapse_compute_and_an_attached_uai() {
         "'Creating'",
     )
     .await;
+    emu.state.advance_clock(OPERATION);
     let done: Value = emu.get(&op).await.json().await.unwrap();
     assert_eq!(done["status"], "Succeeded");
     emu.attach_done("pool-s", 1, json!({"type": "SystemAssigned"}))
@@ -300,7 +342,7 @@ async fn attached_jobs_need_a_succeeded_synapse_compute_and_an_attached_uai() {
 
 #[tokio::test]
 async fn serverless_quota_counts_active_jobs() {
-    let emu = start(test_config()).await;
+    let emu = start(jobs_config()).await;
     emu.state.set_vcore_quota(&emu.ws_path(), 8).unwrap();
     // 1 driver core + 2 executors × 2 cores = 5 vCores.
     assert_eq!(
@@ -329,7 +371,7 @@ async fn serverless_quota_counts_active_jobs() {
 
 #[tokio::test]
 async fn cancel_is_a_location_lro() {
-    let emu = start(test_config()).await;
+    let emu = start(jobs_config()).await;
     emu.put(&emu.job_url("job-c"), &serverless(&emu)).await;
     let cancel = format!("{}{}/jobs/job-c/cancel?{API}", emu.base, emu.ws_path());
     let resp = emu.req(Method::POST, &cancel).send().await.unwrap();
@@ -341,11 +383,14 @@ async fn cancel_is_a_location_lro() {
         emu.state.job(&emu.ws_path(), "job-c").unwrap()["properties"]["status"],
         "CancelRequested"
     );
-    assert_eq!(emu.get(&location).await.status(), 200);
+    assert_eq!(emu.get(&location).await.status(), 202);
+    emu.state.advance_clock(OPERATION);
     assert_eq!(
         emu.state.job(&emu.ws_path(), "job-c").unwrap()["properties"]["status"],
-        "Canceled"
+        "Canceled",
+        "the cancel finished on the clock, unpolled"
     );
+    assert_eq!(emu.get(&location).await.status(), 200);
     let j: Value = emu.get(&emu.job_url("job-c")).await.json().await.unwrap();
     assert_eq!(j["properties"]["status"], "Canceled");
 
@@ -373,7 +418,7 @@ async fn cancel_is_a_location_lro() {
 async fn list_filters_and_pages() {
     let emu = start(poolbroker_azureml_emulator::EmulatorConfig {
         page_size: 2,
-        ..test_config()
+        ..jobs_config()
     })
     .await;
     for i in 0..3 {

@@ -9,8 +9,6 @@ pub const RESOURCE_GROUP: &str = "poolbroker-demo";
 pub const WORKSPACE_ID: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.MachineLearningServices/workspaces/ml-demo";
 pub const POOL1: &str = "/subscriptions/00000000-0000-0000-0000-000000000001/resourceGroups/poolbroker-demo/providers/Microsoft.Synapse/workspaces/syn-demo/bigDataPools/sparkpool1";
 pub const IDENTITY_HEADER: &str = "poolbroker-bench-identity-header";
-/// api-version azure-ai-ml 1.x uses for computes and workspaces (real ARM serves it too).
-pub const SDK_API_VERSION: &str = "2023-08-01-preview";
 
 pub fn uai(n: u8) -> String {
     format!(
@@ -20,17 +18,15 @@ pub fn uai(n: u8) -> String {
 
 /// The same emulator settings for both tools: no waiting between LRO polls, the first poll sees
 /// the operation finished, no throttling (it would measure ARM's write budget, 10/s, not us).
+/// The emulator serves every api-version ARM does, the SDK's 2023-08-01-preview included.
 pub fn emulator_config() -> EmulatorConfig {
-    let mut config = EmulatorConfig {
+    EmulatorConfig {
         identity_header: IDENTITY_HEADER.to_owned(),
         retry_after_secs: 0,
-        lro_polls_before_done: 1,
         throttling: false,
         require_auth: true,
-        ..EmulatorConfig::default()
-    };
-    config.api_versions.push(SDK_API_VERSION.to_owned());
-    config
+        ..EmulatorConfig::default().instant()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]

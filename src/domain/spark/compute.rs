@@ -5,6 +5,7 @@ use super::serverless::{InstanceType, RuntimeVersion};
 use super::settings::SparkDefaults;
 use super::spec::{ComputeRequest, Fallback, SparkJobSpec};
 use crate::domain::AttachedPool;
+use crate::domain::ErrorCode;
 
 /// Pool tag matched against a job's `workload` (a hyphen: ARM refuses `/` in tag names).
 pub use crate::domain::tags::WORKLOAD_TAG;
@@ -54,7 +55,7 @@ pub fn decide_compute(
             let pool = pools.iter().find(|p| p.name.eq_ignore_ascii_case(name));
             let problem = match pool {
                 None => Unfit {
-                    code: "PoolNotFound",
+                    code: ErrorCode::PoolNotFound,
                     text: format!("pool {name} is not attached"),
                 },
                 Some(pool) => match unfit(pool, wanted) {
@@ -74,13 +75,13 @@ pub fn decide_compute(
                     format!("{}; fell back to serverless", problem.text),
                 ),
                 Fallback::None => Err(SparkJobError::refused(
-                    problem.code,
+                    problem.code.clone(),
                     "spec.compute",
                     format!(
                         "{}{}; choose another compute, or set fallback: serverless",
                         problem.text,
                         match problem.code {
-                            "PoolNotFound" => attached_list(pools),
+                            ErrorCode::PoolNotFound => attached_list(pools),
                             _ => String::new(),
                         }
                     ),
@@ -130,7 +131,7 @@ pub fn decide_compute(
                     serverless(spec, defaults, format!("{why}; fell back to serverless"))
                 }
                 Fallback::None => Err(SparkJobError::refused(
-                    "NoEligiblePool",
+                    ErrorCode::NoEligiblePool,
                     "spec.compute",
                     format!("{why}, and fallback is none"),
                 )),
@@ -140,7 +141,7 @@ pub fn decide_compute(
 }
 
 struct Unfit {
-    code: &'static str,
+    code: ErrorCode,
     text: String,
 }
 
@@ -192,7 +193,7 @@ fn unfit(pool: &AttachedPool, wanted: Option<RuntimeVersion>) -> Option<Unfit> {
     let name = &pool.name;
     if !pool.is_synapse_spark() {
         return Some(Unfit {
-            code: "ComputeNotSparkPool",
+            code: ErrorCode::ComputeNotSparkPool,
             text: format!(
                 "{name} is a {} compute, not a Synapse Spark pool",
                 pool.compute_type
@@ -203,13 +204,13 @@ fn unfit(pool: &AttachedPool, wanted: Option<RuntimeVersion>) -> Option<Unfit> {
         Some(s) if s.eq_ignore_ascii_case("Succeeded") => {}
         Some(s) => {
             return Some(Unfit {
-                code: "PoolNotReady",
+                code: ErrorCode::PoolNotReady,
                 text: format!("pool {name} is {s}"),
             });
         }
         None => {
             return Some(Unfit {
-                code: "PoolNotReady",
+                code: ErrorCode::PoolNotReady,
                 text: format!("pool {name} reports no provisioning state"),
             });
         }
@@ -218,11 +219,11 @@ fn unfit(pool: &AttachedPool, wanted: Option<RuntimeVersion>) -> Option<Unfit> {
     match pool.spark_version.as_deref() {
         Some(v) if RuntimeVersion::of_pool(v) == Some(wanted) => None,
         Some(v) => Some(Unfit {
-            code: "RuntimeMismatch",
+            code: ErrorCode::RuntimeMismatch,
             text: format!("pool {name} runs Spark {v}, the job needs {wanted}"),
         }),
         None => Some(Unfit {
-            code: "RuntimeMismatch",
+            code: ErrorCode::RuntimeMismatch,
             text: format!("pool {name} does not report its Spark version, the job needs {wanted}"),
         }),
     }
@@ -271,7 +272,7 @@ fn serverless(
         .unwrap_or(defaults.runtime_version);
     if !runtime_version.is_serverless_supported() {
         return Err(SparkJobError::refused(
-            "UnsupportedRuntime",
+            ErrorCode::UnsupportedRuntime,
             "spec.resources.runtime_version",
             format!("{why}, but serverless Spark runs 3.3 or 3.4, not {runtime_version}"),
         ));

@@ -1,4 +1,4 @@
-use crate::domain::FieldError;
+use crate::domain::{ErrorCode, FieldError};
 
 /// Why a Spark job cannot be submitted as asked. Permanent: retrying the same command gives the
 /// same answer.
@@ -10,14 +10,14 @@ pub enum SparkJobError {
     /// The spec is well formed but cannot run here (no such pool, identity not attached, …).
     #[error("{field}: {message}")]
     Refused {
-        code: &'static str,
+        code: ErrorCode,
         field: String,
         message: String,
     },
 }
 
 impl SparkJobError {
-    pub(crate) fn refused(code: &'static str, field: &str, message: impl Into<String>) -> Self {
+    pub(crate) fn refused(code: ErrorCode, field: &str, message: impl Into<String>) -> Self {
         Self::Refused {
             code,
             field: field.to_owned(),
@@ -26,10 +26,10 @@ impl SparkJobError {
     }
 
     /// Stable code for the reply's `error.code`.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         match self {
-            Self::Invalid(_) => "ValidationFailed",
-            Self::Refused { code, .. } => code,
+            Self::Invalid(_) => ErrorCode::ValidationFailed,
+            Self::Refused { code, .. } => code.clone(),
         }
     }
 

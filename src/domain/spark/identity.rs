@@ -9,6 +9,7 @@ use super::compute::ComputeTarget;
 use super::error::SparkJobError;
 use super::settings::ServerlessIdentityDefault;
 use super::spec::RequestedIdentity;
+use crate::domain::ErrorCode;
 use crate::domain::{AssignedIdentity, AttachedPool};
 
 /// `IdentityConfiguration` as the job body carries it.
@@ -128,7 +129,7 @@ fn on_pool(
                 )
             } else {
                 Err(SparkJobError::refused(
-                    "IdentityNotAttached",
+                    ErrorCode::IdentityNotAttached,
                     "spec.identity",
                     format!(
                         "compute {name} has no managed identity; attach one, or use type user_identity"
@@ -168,7 +169,7 @@ fn on_pool(
                         "spec.identity.client_id"
                     };
                     Err(SparkJobError::refused(
-                        "IdentityNotAttached",
+                        ErrorCode::IdentityNotAttached,
                         field,
                         format!(
                             "the user-assigned identity {named} is not attached to compute {name}; attached: {}",
@@ -230,7 +231,7 @@ fn on_serverless(
             resource_id: None,
             client_id: None,
         }) => Err(SparkJobError::refused(
-            "IdentityNotAttached",
+            ErrorCode::IdentityNotAttached,
             "spec.identity",
             "serverless Spark has no system-assigned identity: name a user-assigned identity attached to the workspace (resource_id), or use type user_identity",
         )),

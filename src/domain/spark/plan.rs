@@ -8,6 +8,7 @@ use super::identity::{IdentityChoice, choose_identity};
 use super::naming::{JobKeySource, JobName, derive_job_name};
 use super::settings::SparkDefaults;
 use super::spec::SparkJobSpec;
+use crate::domain::ErrorCode;
 use crate::domain::{AttachedPool, JobResource, WorkspaceId};
 
 /// What a plan is made from. `pools` are the workspace's attached computes as ARM lists them.
@@ -55,7 +56,7 @@ pub fn job_name_for(
         ));
     }
     Err(SparkJobError::refused(
-        "IdempotencyKeyMissing",
+        ErrorCode::IdempotencyKeyMissing,
         "idempotencyKey",
         "a Spark job needs an idempotencyKey (or a Service Bus MessageId, or spec.name) so that a redelivered command finds its job instead of submitting another",
     ))

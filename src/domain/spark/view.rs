@@ -164,10 +164,33 @@ impl SparkJobView {
         }
     }
 
-    /// The reply's job fields: `jobName`, `jobStatus`, `compute`, `computeReason`, `identity`,
-    /// `studioUrl` (and `jobError` for a failed job).
+    /// The job as a person reads it (`job` in replies, `job submit|show -o json`): `name`,
+    /// `status` exactly as Azure ML reports it, `compute`, `computeReason`, `identity` (which and
+    /// why), `studioUrl`, and `error` for a failed job. The command's own outcome is never here.
+    pub fn job_json(&self) -> Value {
+        let mut m = Map::new();
+        m.insert("name".into(), json!(self.name));
+        m.insert("status".into(), json!(self.status));
+        m.insert("compute".into(), self.compute_json());
+        if let Some(reason) = self.compute_reason() {
+            m.insert("computeReason".into(), json!(reason));
+        }
+        m.insert("identity".into(), json!(self.identity_description()));
+        if let Some(url) = &self.studio_url {
+            m.insert("studioUrl".into(), json!(url));
+        }
+        if let Some((code, message)) = &self.error {
+            m.insert("error".into(), json!({"code": code, "message": message}));
+        }
+        Value::Object(m)
+    }
+
+    /// The reply's job fields: `job` (see [`Self::job_json`]) and, kept for existing readers,
+    /// the flat `jobName`, `jobStatus`, `compute`, `computeReason`, `identity`, `studioUrl` (and
+    /// `jobError` for a failed job).
     pub fn reply_fields(&self) -> Map<String, Value> {
         let mut m = Map::new();
+        m.insert("job".into(), self.job_json());
         m.insert("jobName".into(), json!(self.name));
         m.insert("jobStatus".into(), json!(self.status));
         m.insert("compute".into(), self.compute_json());

@@ -14,9 +14,7 @@ use self::path::FieldPath;
 use self::template::Template;
 pub(crate) use self::template::TemplateProblem;
 use super::event::Event;
-
-/// The command envelope version templates produce; filled in when a template leaves it out.
-pub const COMMAND_API_VERSION: &str = "poolbroker/v1";
+use crate::domain::{API_VERSION, ENVELOPE_FIELDS, SENDER_KINDS};
 
 /// Validated routing rules, tried in file order; the first match wins.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -61,19 +59,9 @@ pub enum RoutesError {
     },
 }
 
-/// Envelope fields and sender kinds of poolbroker/v1 (docs/messages.md), checked at startup so a
-/// typo fails the deployment rather than every event. `AwaitOperation` is the broker's internal
-/// follow-up and is not something an event may ask for.
-const ENVELOPE_FIELDS: [&str; 5] = ["apiVersion", "kind", "workspace", "idempotencyKey", "spec"];
-const KINDS: [&str; 7] = [
-    "AttachPool",
-    "UpdatePoolIdentity",
-    "DetachPool",
-    "ShowPool",
-    "ListPools",
-    "SubmitSparkJob",
-    "CancelSparkJob",
-];
+// Envelope fields and sender kinds of poolbroker/v1 (defined in `crate::domain`) are checked at
+// startup so a typo fails the deployment rather than every event. `AwaitOperation` is the
+// broker's internal follow-up and is not something an event may ask for.
 
 const RULE_FIELDS: [&str; 4] = ["name", "description", "match", "command"];
 const MATCH_FIELDS: [&str; 4] = ["type", "subject_prefix", "source", "data"];
@@ -334,13 +322,13 @@ fn parse_command(command: Yaml) -> Result<Template, FieldProblem> {
                 "must be a fixed command kind, not a placeholder".into(),
             ));
         }
-        Some(Value::String(kind)) if KINDS.contains(&kind.as_str()) => {}
+        Some(Value::String(kind)) if SENDER_KINDS.contains(&kind.as_str()) => {}
         Some(Value::String(kind)) => {
             return Err((
                 "command.kind".into(),
                 format!(
                     "unknown kind '{kind}': expected one of {}",
-                    KINDS.join(", ")
+                    SENDER_KINDS.join(", ")
                 ),
             ));
         }
@@ -365,19 +353,16 @@ fn parse_command(command: Yaml) -> Result<Template, FieldProblem> {
         ));
     }
     let envelope = match object.get("apiVersion") {
-        Some(Value::String(version)) if version == COMMAND_API_VERSION => object,
+        Some(Value::String(version)) if version == API_VERSION => object,
         Some(other) => {
             return Err((
                 "command.apiVersion".into(),
-                format!("expected \"{COMMAND_API_VERSION}\", got {other}"),
+                format!("expected \"{API_VERSION}\", got {other}"),
             ));
         }
         None => {
             let mut envelope = Map::with_capacity(object.len() + 1);
-            envelope.insert(
-                "apiVersion".into(),
-                Value::String(COMMAND_API_VERSION.into()),
-            );
+            envelope.insert("apiVersion".into(), Value::String(API_VERSION.into()));
             envelope.extend(object);
             envelope
         }

@@ -1,7 +1,7 @@
 //! Test harness: a real emulator on 127.0.0.1:0, seeded with the demo world.
 #![allow(dead_code)]
 
-use poolbroker_azureml_emulator::{DemoSeed, EmulatorConfig, EmulatorState, serve};
+use poolbroker_azureml_emulator::{DemoSeed, EmulatorConfig, EmulatorState, LocalTls, serve_tls};
 use reqwest::{Method, RequestBuilder, Response};
 use serde_json::Value;
 use tokio::sync::oneshot;
@@ -17,6 +17,8 @@ pub struct Emu {
     _stop: oneshot::Sender<()>,
 }
 
+/// Operations and jobs finish as soon as the clock is read; tests about intermediate states set
+/// durations and advance the clock.
 pub fn test_config() -> EmulatorConfig {
     EmulatorConfig {
         retry_after_secs: 0,
@@ -24,6 +26,26 @@ pub fn test_config() -> EmulatorConfig {
         identity_header: String::from("test-identity-secret"),
         ..EmulatorConfig::default()
     }
+    .instant()
+}
+
+/// One local CA for the whole test binary (generated once, like `poolbroker local`'s).
+fn tls() -> &'static LocalTls {
+    static TLS: std::sync::OnceLock<LocalTls> = std::sync::OnceLock::new();
+    TLS.get_or_init(|| {
+        let dir =
+            std::env::temp_dir().join(format!("poolbroker-emulator-tests-{}", std::process::id()));
+        LocalTls::load_or_create(&dir).expect("local CA")
+    })
+}
+
+/// A client that trusts the emulator's CA (and nothing is switched off).
+pub fn https_client() -> reqwest::Client {
+    let pem = std::fs::read(tls().ca_cert_path()).expect("CA file");
+    reqwest::Client::builder()
+        .tls_certs_merge([reqwest::Certificate::from_pem(&pem).expect("CA pem")])
+        .build()
+        .expect("client")
 }
 
 pub async fn start(config: EmulatorConfig) -> Emu {
@@ -31,16 +53,29 @@ pub async fn start(config: EmulatorConfig) -> Emu {
     let addr = listener.local_addr().unwrap();
     let state = EmulatorState::new(config);
     let seed = state.seed_demo();
+    state
+        .add_code_version(
+            &seed.workspace_id,
+            "titanic",
+            "1",
+            "azureml://datastores/workspaceblobstore/paths/LocalUpload/titanic/src",
+        )
+        .expect("demo workspace exists");
     let (tx, rx) = oneshot::channel::<()>();
-    tokio::spawn(serve(listener, state.clone(), async move {
-        let _ = rx.await;
-    }));
+    tokio::spawn(serve_tls(
+        listener,
+        state.clone(),
+        tls().clone(),
+        async move {
+            let _ = rx.await;
+        },
+    ));
     let token = state.issue_token("https://management.azure.com");
     Emu {
-        base: format!("http://{addr}"),
+        base: format!("https://127.0.0.1:{}", addr.port()),
         state,
         seed,
-        client: reqwest::Client::new(),
+        client: https_client(),
         token,
         _stop: tx,
     }
@@ -107,12 +142,15 @@ impl Emu {
             resp.status()
         );
         let op = header(&resp, "azure-asyncoperation");
-        for _ in 0..10 {
+        assert!(op.starts_with("https://"), "{op}");
+        for _ in 0..3 {
             let body: Value = self.get(&op).await.json().await.unwrap();
             if body["status"] != "InProgress" {
                 assert_eq!(body["status"], "Succeeded");
                 return;
             }
+            self.state
+                .advance_clock(self.state.config().operation_duration);
         }
         panic!("operation never completed");
     }

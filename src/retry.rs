@@ -1,12 +1,33 @@
-//! Retry decisions, as the Azure SDK makes them (typespec_client_core `ExponentialRetryPolicy`),
-//! kept free of I/O so they can be tested on their own.
+//! The one retry policy for outbound calls (ARM, Service Bus sends): decisions as the Azure SDK
+//! makes them (typespec_client_core `ExponentialRetryPolicy`), kept free of I/O so they can be
+//! tested on their own.
 
 use std::time::{Duration, SystemTime};
 
 use http::HeaderMap;
 use rand::Rng;
 
-use super::options::RetryOptions;
+/// Exponential retry, as `typespec_client_core`'s `ExponentialRetryOptions`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RetryOptions {
+    pub initial_delay: Duration,
+    pub max_retries: u32,
+    /// No retry is started if it would end after this much time since the first attempt.
+    pub max_elapsed: Duration,
+    /// Cap on the computed backoff. A server `Retry-After` hint is honoured even when longer.
+    pub max_delay: Duration,
+}
+
+impl Default for RetryOptions {
+    fn default() -> Self {
+        Self {
+            initial_delay: Duration::from_millis(200),
+            max_retries: 8,
+            max_elapsed: Duration::from_secs(60),
+            max_delay: Duration::from_secs(30),
+        }
+    }
+}
 
 /// Statuses worth repeating: timeouts, throttling and the transient 5xx.
 pub fn is_retryable_status(status: u16) -> bool {
