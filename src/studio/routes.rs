@@ -124,12 +124,16 @@ async fn pool_page(
             ),
         );
     };
-    let jobs = data::jobs_on(engine, &ws, &found.name).await;
+    let (jobs, doctor) = tokio::join!(
+        data::jobs_on(engine, &ws, &found.name),
+        data::doctor(engine, &ws, &found.name),
+    );
     let token = csrf::issue(&settings.form_key, &principal.id, now);
     let view = pool::PoolPage {
         workspace: &ws,
         pool: &found,
         jobs,
+        doctor,
     };
     Page::ok(pool::render(principal, &token, &view))
 }

@@ -43,6 +43,7 @@ dl.props dt { font-weight:600; } dl.props dd { margin:0; }
 .notice { border-left:4px solid var(--accent); background:#fff; padding:8px 12px; margin:8px 0; }
 .notice.bad { border-color:var(--bad); color:inherit; } .notice.ok { border-color:var(--ok); color:inherit; }
 ul.flat { margin:0; padding-left:18px; }
+ul.checklist { list-style:none; padding-left:0; } ul.checklist li { margin:4px 0; } .fix { margin-left:1.4em; }
 "#;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
