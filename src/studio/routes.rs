@@ -138,6 +138,11 @@ async fn pool_page(
     Page::ok(pool::render(principal, &token, &view))
 }
 
+/// 503: what needs Service Bus (`why`) when none is configured.
+fn no_service_bus(principal: &Principal, why: &str) -> Page {
+    Page::status(503, views::message(principal, "No Service Bus", why))
+}
+
 fn not_allowed_workspace(principal: &Principal) -> Page {
     Page::status(
         404,
@@ -170,13 +175,9 @@ async fn command_page(
 
 async fn activity_page(state: &AppState, principal: &Principal) -> Page {
     let Some(sender) = &state.inner.sender else {
-        return Page::status(
-            503,
-            views::message(
-                principal,
-                "No Service Bus",
-                "The activity lists read Service Bus queues, and none is configured.",
-            ),
+        return no_service_bus(
+            principal,
+            "The activity lists read Service Bus queues, and none is configured.",
         );
     };
     let settings = state.inner.engine.settings();
@@ -243,13 +244,9 @@ async fn submit(
         }
     };
     let Some(sender) = &state.inner.sender else {
-        return Page::status(
-            503,
-            views::message(
-                principal,
-                "No Service Bus",
-                "The Studio's forms enqueue commands, and no Service Bus is configured.",
-            ),
+        return no_service_bus(
+            principal,
+            "The Studio's forms enqueue commands, and no Service Bus is configured.",
         );
     };
     let queue = &state.inner.engine.settings().commands_queue;

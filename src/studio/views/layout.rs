@@ -4,6 +4,7 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use time::OffsetDateTime;
 
+use crate::domain::format_utc_seconds;
 use crate::studio::BASE;
 use crate::studio::auth::Principal;
 
@@ -54,17 +55,12 @@ pub enum Nav {
     None,
 }
 
+/// `2025-12-01 18:00:00 UTC`: the one UTC format (domain::format_utc_seconds), made readable.
 pub fn time(at: Option<OffsetDateTime>) -> String {
     at.map(|t| {
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )
+        format_utc_seconds(t)
+            .replacen('T', " ", 1)
+            .replace('Z', " UTC")
     })
     .unwrap_or_default()
 }
