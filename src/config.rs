@@ -152,11 +152,11 @@ mod tests {
 
     #[test]
     fn an_unresolved_key_vault_reference_is_never_used_as_the_internal_key() {
-        let err = with_key(
+        let Err(err) = with_key(
             "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/broker-internal-key)",
-        )
-        .err()
-        .expect("refused");
+        ) else {
+            panic!("an unresolved reference was accepted");
+        };
         let text = err.to_string();
         assert!(text.contains("POOLBROKER_INTERNAL_KEY"), "{text}");
         assert!(text.contains("did not resolve"), "{text}");
@@ -164,7 +164,10 @@ mod tests {
 
     #[test]
     fn a_short_internal_key_is_refused_without_showing_it() {
-        let text = with_key("short-secret").err().expect("refused").to_string();
+        let Err(err) = with_key("short-secret") else {
+            panic!("a short key was accepted");
+        };
+        let text = err.to_string();
         assert!(text.contains("at least 32"), "{text}");
         assert!(!text.contains("short-secret"), "{text}");
     }
