@@ -6,7 +6,6 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method};
-use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::time::Instant;
 use tracing::Instrument;
@@ -14,7 +13,7 @@ use url::Url;
 
 use super::error::{ArmError, error_code_and_message};
 use super::options::ArmClientOptions;
-use crate::credential::{ARM_SCOPE, AuthError, TokenSource};
+use crate::credential::{ARM_SCOPE, TokenSource};
 use crate::retry::{
     RetryDecision, RetryPolicy, is_retryable_status, may_resend, random_jitter, server_hint,
 };
@@ -306,15 +305,8 @@ impl ArmClient {
         body: Option<Bytes>,
         resend_count: u32,
     ) -> Result<Attempt, ArmError> {
-        let token = self.inner.credential.token(ARM_SCOPE).await?;
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| {
-                ArmError::Auth(AuthError::Rejected {
-                    message: "token contains characters not allowed in a header".to_owned(),
-                })
-            })?;
-        authorization.set_sensitive(true);
-        drop(token);
+        let authorization =
+            crate::credential::bearer_header(self.inner.credential.as_ref(), ARM_SCOPE).await?;
 
         let span = telemetry::arm_request_span(method.as_str(), url.as_str());
         span.record(fields::HTTP_RESEND_COUNT, resend_count);

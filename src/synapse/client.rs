@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use base64::Engine as _;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, Method};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -21,7 +21,7 @@ use super::models::{
     RoleAssignment, RoleAssignmentFilter, RoleAssignmentPage, RoleAssignmentRequest, RoleDefinition,
 };
 use super::options::{SYNAPSE_API_VERSION, SYNAPSE_SCOPE, SynapseOptions};
-use crate::azureml::{AuthError, TokenSource};
+use crate::azureml::TokenSource;
 use crate::retry::{
     RetryDecision, RetryPolicy, is_retryable_status, is_retryable_transport, random_jitter,
     server_hint,
@@ -333,15 +333,8 @@ impl SynapseClient {
         continuation: Option<&str>,
         resend_count: u32,
     ) -> Result<Result<Response, Failure>, SynapseError> {
-        let token = self.credential.token(SYNAPSE_SCOPE).await?;
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| {
-                SynapseError::Auth(AuthError::Rejected {
-                    message: "token contains characters not allowed in a header".to_owned(),
-                })
-            })?;
-        authorization.set_sensitive(true);
-        drop(token);
+        let authorization =
+            crate::credential::bearer_header(self.credential.as_ref(), SYNAPSE_SCOPE).await?;
         let span = tracing::info_span!(
             "synapse.request",
             otel.kind = "client",
