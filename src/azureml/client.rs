@@ -16,6 +16,7 @@ use super::options::ArmClientOptions;
 use crate::credential::{ARM_SCOPE, TokenSource};
 use crate::retry::{
     RetryDecision, RetryPolicy, is_retryable_status, may_resend, random_jitter, server_hint,
+    wait_to_retry,
 };
 use crate::telemetry::{self, fields};
 
@@ -282,15 +283,8 @@ impl ArmClient {
             match decision {
                 RetryDecision::GiveUp => return Err(failure.into_error(retries + 1)),
                 RetryDecision::Retry { delay } => {
-                    tracing::warn!(
-                        http.request.method = %method,
-                        url.full = %redacted_url(url),
-                        status = failure.status,
-                        retry_in_ms = delay.as_millis() as u64,
-                        attempt = retries + 1,
-                        "ARM request failed transiently; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
+                    let attempt = retries + 1;
+                    wait_to_retry("ARM", method, url, failure.status, delay, attempt).await;
                     retries += 1;
                 }
             }

@@ -24,7 +24,7 @@ use super::options::{SYNAPSE_API_VERSION, SYNAPSE_SCOPE, SynapseOptions};
 use crate::azureml::TokenSource;
 use crate::retry::{
     RetryDecision, RetryPolicy, is_retryable_status, is_retryable_transport, random_jitter,
-    server_hint,
+    server_hint, wait_to_retry,
 };
 use crate::telemetry::redact_url;
 
@@ -310,14 +310,11 @@ impl SynapseClient {
                     });
                 }
                 RetryDecision::Retry { delay } => {
-                    tracing::warn!(
-                        http.request.method = %method,
-                        url.full = redact_url(url.as_str()),
-                        retry_in_ms = delay.as_millis() as u64,
-                        attempt = retries + 1,
-                        "Synapse request failed transiently; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
+                    let status = match &failure {
+                        Failure::Status { error, .. } => error.status(),
+                        Failure::Transport(_) => None,
+                    };
+                    wait_to_retry("Synapse", &method, &url, status, delay, retries + 1).await;
                     retries += 1;
                 }
             }
