@@ -8,7 +8,6 @@ use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method};
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::Instrument;
 use url::Url;
 
 use super::error::{ArmError, error_code_and_message};
@@ -318,15 +317,7 @@ impl ArmClient {
             request = request.header(CONTENT_TYPE, "application/json").body(body);
         }
 
-        let exchange = async {
-            let response = request.send().await?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let bytes = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, headers, bytes))
-        }
-        .instrument(span.clone())
-        .await;
+        let exchange = crate::http::exchange(request, &span).await;
 
         let (status, headers, bytes) = match exchange {
             Ok(parts) => parts,

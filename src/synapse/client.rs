@@ -12,7 +12,7 @@ use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::{Instrument, field::Empty};
+use tracing::field::Empty;
 use url::Url;
 use uuid::Uuid;
 
@@ -357,15 +357,7 @@ impl SynapseClient {
                 .header(CONTENT_TYPE, "application/json")
                 .body(serde_json::to_vec(body).unwrap_or_default());
         }
-        let exchange = async {
-            let response = request.send().await?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let bytes = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, headers, bytes))
-        }
-        .instrument(span.clone())
-        .await;
+        let exchange = crate::http::exchange(request, &span).await;
         let (status, headers, bytes) = match exchange {
             Ok(parts) => parts,
             Err(e) => return Ok(Err(Failure::Transport(e))),
