@@ -314,7 +314,7 @@ impl SynapseClient {
                         Failure::Status { error, .. } => error.status(),
                         Failure::Transport(_) => None,
                     };
-                    wait_to_retry("Synapse", &method, &url, status, delay, retries + 1).await;
+                    wait_to_retry("Synapse", &method, url, status, delay, retries + 1).await;
                     retries += 1;
                 }
             }
