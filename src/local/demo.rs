@@ -73,7 +73,7 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     step(
         "7. A bad message: rejected at once with a specific error, kept in pool-commands-rejected",
     );
-    let reply = succeeded(
+    let reply = command(
         world,
         json!({"apiVersion": "poolbroker/v1", "kind": "AttachPool", "spec": {
             "name": "9-bad-name", "type": "synapsespark", "resource_id": POOL}}),
@@ -159,7 +159,7 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     step(
         "11. Attach sparkpool2 through the SDK v1 linked service 'synapselink1' and grant Synapse access in one command",
     );
-    let reply = command(
+    let reply = succeeded(
         world,
         json!({"apiVersion": "poolbroker/v1", "kind": "AttachPool", "spec": {
             "name": "spark-linked", "type": "synapsespark",
