@@ -121,6 +121,7 @@ var names = {
   deploymentContainer: 'app-package'
   webhookSecretName: 'pipeline-events-hmac-key'
   studioFormKeySecretName: 'studio-form-key'
+  internalKeySecretName: 'broker-internal-key'
 }
 
 var allTags = union(tags, {
@@ -250,6 +251,8 @@ var baseSettings = {
   POOLBROKER_COMMANDS_QUEUE: 'pool-commands'
   POOLBROKER_REPLY_QUEUE: 'pool-replies'
   POOLBROKER_WEBHOOK_SECRET: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.webhookSecretUri})'
+  // Signs the follow-ups the broker sends itself; every instance must share it (docs/reliability.md).
+  POOLBROKER_INTERNAL_KEY: '@Microsoft.KeyVault(SecretUri=${keyVault.outputs.vaultUri}secrets/${names.internalKeySecretName})'
   OTEL_SERVICE_NAME: 'poolbroker'
 }
 
@@ -296,6 +299,7 @@ output serviceBusNamespace string = serviceBus.outputs.fullyQualifiedNamespace
 output keyVaultName string = keyVault.outputs.name
 output webhookSecretName string = names.webhookSecretName
 output studioFormKeySecretName string = names.studioFormKeySecretName
+output internalKeySecretName string = names.internalKeySecretName
 output studioUrl string = empty(studioAuthClientId) ? '' : 'https://${functionApp.outputs.defaultHostName}/api/studio/'
 output identityClientId string = clientId
 output identityPrincipalId string = identity.outputs.principalId

@@ -105,6 +105,15 @@ impl BrokerSettings {
             }
         };
         let internal_key = match lookup("POOLBROKER_INTERNAL_KEY").filter(|v| !v.is_empty()) {
+            // App Service leaves a Key Vault reference it cannot resolve as its literal text,
+            // which is in the template for anyone to read: never sign with it.
+            Some(key) if key.starts_with("@Microsoft.KeyVault(") => {
+                return Err(ConfigError::Invalid {
+                    name: "POOLBROKER_INTERNAL_KEY",
+                    value: key,
+                    problem: "the Key Vault reference did not resolve: set the secret (docs/deploy.md §3) and check the app identity's access".into(),
+                });
+            }
             Some(key) if key.len() < MIN_INTERNAL_KEY_LEN => {
                 return Err(ConfigError::Invalid {
                     name: "POOLBROKER_INTERNAL_KEY",
@@ -127,5 +136,42 @@ impl BrokerSettings {
             spark: SparkDefaults::from_lookup(&lookup)
                 .map_err(|e| ConfigError::Spark(e.to_string()))?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_key(key: &str) -> Result<BrokerSettings, ConfigError> {
+        let key = key.to_owned();
+        BrokerSettings::from_lookup(move |name| {
+            (name == "POOLBROKER_INTERNAL_KEY").then(|| key.clone())
+        })
+    }
+
+    #[test]
+    fn an_unresolved_key_vault_reference_is_never_used_as_the_internal_key() {
+        let err = with_key(
+            "@Microsoft.KeyVault(SecretUri=https://kv.vault.azure.net/secrets/broker-internal-key)",
+        )
+        .err()
+        .expect("refused");
+        let text = err.to_string();
+        assert!(text.contains("POOLBROKER_INTERNAL_KEY"), "{text}");
+        assert!(text.contains("did not resolve"), "{text}");
+    }
+
+    #[test]
+    fn a_short_internal_key_is_refused_without_showing_it() {
+        let text = with_key("short-secret").err().expect("refused").to_string();
+        assert!(text.contains("at least 32"), "{text}");
+        assert!(!text.contains("short-secret"), "{text}");
+    }
+
+    #[test]
+    fn a_long_enough_internal_key_is_kept() {
+        let settings = with_key(&"k".repeat(32)).expect("accepted");
+        assert!(settings.internal_key.is_some());
     }
 }

@@ -12,6 +12,7 @@ use crate::engine::Engine;
 use crate::handler::AppState;
 use crate::hooks::{HooksConfig, RoutingRules, WEBHOOK_SECRET_SETTING};
 use crate::servicebus::{MessageSender, ServiceBusSettings, SettingsError};
+use crate::studio::settings::StudioSettings;
 use crate::synapse::{SynapseClient, SynapseOptions};
 
 /// Path of the event routing rules (`routes.yaml`, see docs/hooks.md).
@@ -40,6 +41,9 @@ pub enum StartupError {
     /// Its message already names the setting and the entry.
     #[error(transparent)]
     Cleanup(#[from] crate::cleanup::CleanupSettingsError),
+    /// Its message already names the setting.
+    #[error(transparent)]
+    Studio(#[from] crate::studio::settings::StudioSettingsError),
 }
 
 /// The engine, with ARM endpoint, api-version, credential and budgets from the environment.
@@ -72,12 +76,15 @@ pub fn app_state_from_env() -> Result<AppState, StartupError> {
         Ok(text) if !text.trim().is_empty() => Some(CleanupSettings::parse(&text)?),
         _ => None,
     };
+    // Checked now, so a bad value stops start-up instead of failing every Studio request.
+    let studio = StudioSettings::from_lookup(|name| std::env::var(name).ok())?;
     Ok(AppState::with(
         engine_from_env()?,
         sender_from_env()?,
         hooks_from_env()?,
         cleanup.as_ref(),
-    ))
+    )
+    .with_studio(studio))
 }
 
 /// Routing rules from `POOLBROKER_ROUTES_FILE`, else `routes.yaml` in the app root if present;

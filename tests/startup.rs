@@ -1,6 +1,7 @@
 //! Start-up over the real binary: `poolbroker serve`, as the Functions host runs it, refuses a
 //! cleanup policy it cannot honour and says which entry is wrong, instead of starting and never
-//! cleaning that workspace.
+//! cleaning that workspace; and refuses bad Studio settings naming the setting, instead of
+//! starting and answering every Studio request with an error page.
 
 use std::io::Read;
 use std::process::{Command, Stdio};
@@ -15,6 +16,10 @@ struct Exited {
 }
 
 fn serve_with_cleanup_policy(policy: &str) -> Exited {
+    serve_with(&[("POOLBROKER_CLEANUP_POLICY", policy)])
+}
+
+fn serve_with(settings: &[(&str, &str)]) -> Exited {
     let mut command = Command::new(env!("CARGO_BIN_EXE_poolbroker"));
     command.arg("serve");
     // A clean environment: only what `serve` reads before (and while) it checks the policy.
@@ -24,7 +29,7 @@ fn serve_with_cleanup_policy(policy: &str) -> Exited {
     }
     command
         .env("FUNCTIONS_CUSTOMHANDLER_PORT", "7")
-        .env("POOLBROKER_CLEANUP_POLICY", policy);
+        .envs(settings.iter().copied());
     let mut child = command
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -84,4 +89,27 @@ fn a_malformed_workspace_id_in_yaml_stops_start_up_naming_the_entry() {
     let stderr = &output.stderr;
     assert!(stderr.contains("[0].workspace: '"), "{stderr}");
     assert!(stderr.contains("is missing"), "{stderr}");
+}
+
+#[test]
+fn bad_studio_settings_stop_start_up_naming_the_setting() {
+    let output = serve_with(&[("POOLBROKER_STUDIO", "public")]);
+    assert!(!output.success, "serve must not start");
+    assert!(
+        output
+            .stderr
+            .contains("POOLBROKER_STUDIO='public' is invalid: expected entra, open or off"),
+        "{}",
+        output.stderr
+    );
+
+    let output = serve_with(&[("POOLBROKER_STUDIO_FORM_KEY", "short")]);
+    assert!(!output.success, "serve must not start");
+    assert!(
+        output
+            .stderr
+            .contains("POOLBROKER_STUDIO_FORM_KEY is too short"),
+        "{}",
+        output.stderr
+    );
 }

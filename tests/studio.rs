@@ -358,3 +358,45 @@ async fn activity_shows_dead_letters_and_cleanup_shows_the_plan() {
     );
     world.stop().await.expect("stops");
 }
+
+/// The details page shows the `doctor` checklist (the CheckPool command's own list): all ✓ for a
+/// granted pool, and a ✗ with what to do once its identity's role is revoked.
+#[tokio::test]
+async fn details_page_shows_the_doctor_checklist() {
+    let world = start().await;
+    let reply = round_trip(
+        &world,
+        &attach("docpool", POOL1, Some(user_assigned(&["uai-etl"]))),
+    )
+    .await;
+    assert_eq!(reply["status"], "Succeeded", "{reply}");
+    let details = studio_url(&world, "pool?name=docpool");
+
+    let (status, page) = get(&details, None).await;
+    assert_eq!(status, 200, "{page}");
+    let checks = &page[page.find("id=\"checks\"").expect("checks section")..];
+    assert!(checks.contains("All checks passed."), "{checks}");
+    assert!(checks.contains("Spark version"), "{checks}");
+    assert!(checks.contains("3.4 is supported"), "{checks}");
+    assert!(checks.contains("uai-etl"), "{checks}");
+    assert!(!checks.contains("data-ok=\"false\""), "{checks}");
+
+    let revoked = round_trip(
+        &world,
+        &envelope("RevokePoolAccess", json!({"name": "docpool"})),
+    )
+    .await;
+    assert_eq!(revoked["status"], "Succeeded", "{revoked}");
+    let (status, page) = get(&details, None).await;
+    assert_eq!(status, 200, "{page}");
+    let checks = &page[page.find("id=\"checks\"").expect("checks section")..];
+    assert!(checks.contains("check(s) failed"), "{checks}");
+    let failed = &checks[checks.find("data-ok=\"false\"").expect("a ✗ line")..];
+    assert!(failed.contains("✗"), "{failed}");
+    assert!(failed.contains("Synapse Administrator role"), "{failed}");
+    assert!(
+        failed.contains("What to do: <span class=\"mono\">poolbroker access grant --name docpool"),
+        "{failed}"
+    );
+    world.stop().await.expect("stops");
+}

@@ -115,6 +115,29 @@ impl Checklist {
             })).collect::<Vec<_>>(),
         })
     }
+
+    /// Reads back what [`Checklist::to_json`] wrote (the `checklist` of a `CheckPool` reply), so
+    /// a page can show the reply's list without re-judging the facts. `None` if it is not one.
+    pub fn from_json(value: &Value) -> Option<Self> {
+        let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_owned);
+        let checks = value
+            .get("checks")?
+            .as_array()?
+            .iter()
+            .map(|c| {
+                Some(Check {
+                    ok: c.get("ok")?.as_bool()?,
+                    label: text(c, "check")?,
+                    detail: text(c, "detail")?,
+                    fix: text(c, "fix"),
+                })
+            })
+            .collect::<Option<Vec<_>>>()?;
+        Some(Self {
+            name: text(value, "name")?,
+            checks,
+        })
+    }
 }
 
 pub fn checklist(facts: &Facts) -> Checklist {
@@ -301,5 +324,7 @@ mod tests {
         });
         assert_eq!(missing.checks.len(), 1);
         assert_eq!(missing.to_json()["ok"], false);
+        assert_eq!(Checklist::from_json(&list.to_json()), Some(list));
+        assert_eq!(Checklist::from_json(&json!({"name": "c1"})), None);
     }
 }

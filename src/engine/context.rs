@@ -13,6 +13,9 @@ pub struct CommandContext {
     pub now: OffsetDateTime,
     /// When this command was first put off because its compute was busy (a deferred copy).
     pub deferred_since: Option<OffsetDateTime>,
+    /// Not the first delivery: an earlier one may have sent a write that ARM took (its answer
+    /// lost to a crash or a reset), so writes re-read the resource before sending anything.
+    pub redelivered: bool,
 }
 
 impl CommandContext {
@@ -23,6 +26,7 @@ impl CommandContext {
             message_id: None,
             now,
             deferred_since: None,
+            redelivered: false,
         }
     }
 }

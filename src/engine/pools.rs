@@ -33,7 +33,7 @@ impl PoolRun<'_> {
         let name = &desired.name;
         let current = match self.current(name).await? {
             Some(pool) => match self.settled(name, pool).await? {
-                Settled::Ready(pool) => pool.map(|pool| *pool),
+                Settled::Ready(pool) => pool.map(|p| *p),
                 Settled::Busy(state) => return self.defer(name, &state),
             },
             None => None,
@@ -127,16 +127,28 @@ impl PoolRun<'_> {
                 )));
             }
         }
-        let mut outcome = self.arm.detach_compute(self.workspace, name).await;
-        // 409: an operation is running on the compute, typically the DELETE of an earlier
-        // delivery of this very command whose follow-up was lost. Wait for it like attach does,
-        // then detach (again) only if the compute is still there.
-        if matches!(&outcome, Err(e) if e.status() == Some(409)) {
+        if self.ctx.redelivered {
+            // An earlier delivery may have sent the DELETE already: look before writing again.
             let Some(pool) = self.current(name).await? else {
-                return Ok(Outcome::Reply(self.detached_reply(name)));
+                return Ok(Outcome::Reply(self.nothing_to_detach(name)));
             };
             match self.settled(name, pool).await? {
                 Settled::Ready(None) => return Ok(Outcome::Reply(self.detached_reply(name))),
+                Settled::Ready(Some(_)) => {}
+                Settled::Busy(state) => return self.defer(name, &state),
+            }
+        }
+        let mut outcome = self.arm.detach_compute(self.workspace, name).await;
+        // 409: an operation is running on the compute. Wait for it like attach does, then
+        // detach only if the compute is still there.
+        if matches!(&outcome, Err(e) if e.status() == Some(409)) {
+            // Not ours (a redelivery looked first): another operation, e.g. a concurrent
+            // cleanup run, holds the compute.
+            let Some(pool) = self.current(name).await? else {
+                return Ok(Outcome::Reply(self.nothing_to_detach(name)));
+            };
+            match self.settled(name, pool).await? {
+                Settled::Ready(None) => return Ok(Outcome::Reply(self.nothing_to_detach(name))),
                 Settled::Ready(Some(_)) => {
                     outcome = self.arm.detach_compute(self.workspace, name).await;
                 }
@@ -144,14 +156,7 @@ impl PoolRun<'_> {
             }
         }
         let outcome = match outcome {
-            Ok(None) => {
-                let mut reply = Reply::succeeded(self.kind).with_message(format!(
-                    "'{name}' is not attached to workspace {}: nothing to detach",
-                    self.workspace.name()
-                ));
-                reply.already_detached = true;
-                return Ok(Outcome::Reply(reply));
-            }
+            Ok(None) => return Ok(Outcome::Reply(self.nothing_to_detach(name))),
             Ok(Some(outcome)) => Ok(outcome),
             Err(err) => Err(err),
         };
@@ -221,6 +226,7 @@ impl PoolRun<'_> {
             resource_url: self.arm.compute_resource_url(self.workspace, name),
             retry_after: None,
             fetch_resource: !matches!(op.action, PendingAction::Detach { .. }),
+            accepted_body: None,
         };
         let outcome = self
             .arm
@@ -360,6 +366,15 @@ impl PoolRun<'_> {
         self.current(name)
             .await?
             .ok_or_else(|| not_attached(name, self.workspace))
+    }
+
+    fn nothing_to_detach(&self, name: &ComputeName) -> Reply {
+        let mut reply = Reply::succeeded(self.kind).with_message(format!(
+            "'{name}' is not attached to workspace {}: nothing to detach",
+            self.workspace.name()
+        ));
+        reply.already_detached = true;
+        reply
     }
 
     fn detached_reply(&self, name: &ComputeName) -> Reply {

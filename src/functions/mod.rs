@@ -6,11 +6,13 @@
 //! accept both the encoded and the plain forms so a handler that works locally works in Azure.
 
 mod decode;
+mod http_trigger;
 mod invocation;
 mod response;
 mod service_bus;
 
 pub use decode::{decode_bytes, decode_string, decode_u32};
+pub use http_trigger::HttpTriggerRequest;
 pub use invocation::{InvocationError, InvocationRequest, SysMetadata};
 pub use response::InvocationResponse;
 pub use service_bus::ServiceBusDelivery;

@@ -6,7 +6,6 @@
 
 use axum::extract::State;
 use axum::http::HeaderMap;
-use base64::Engine as _;
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use time::OffsetDateTime;
@@ -15,7 +14,7 @@ use super::error::HandlerError;
 use super::state::AppState;
 use super::traced;
 use super::traced::send_traced;
-use crate::functions::{InvocationError, InvocationRequest, InvocationResponse, decode_string};
+use crate::functions::{HttpTriggerRequest, InvocationRequest, InvocationResponse};
 use crate::hooks::{self, HookOutcome, HookRequest};
 use crate::servicebus::OutboundMessage;
 use crate::telemetry::{self, Trigger};
@@ -103,70 +102,17 @@ async fn process(
 
 /// The host's `Data.req` object → the transport-neutral request the hooks core reads.
 fn hook_request(req: &Value) -> Result<HookRequest, HandlerError> {
-    let wrong = || {
-        HandlerError::Invocation(InvocationError::WrongShape {
-            binding: REQUEST_BINDING.into(),
-            expected: "HTTP request object",
-        })
-    };
-    let object = req.as_object().ok_or_else(wrong)?;
-    let field = |name: &str| {
-        object
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
-    };
-    let method = field("Method").and_then(decode_string).unwrap_or_default();
-    let mut headers = Vec::new();
-    if let Some(Value::Object(map)) = field("Headers") {
-        for (name, values) in map {
-            match values {
-                Value::Array(items) => headers.extend(
-                    items
-                        .iter()
-                        .filter_map(decode_string)
-                        .map(|v| (name.clone(), v)),
-                ),
-                other => headers.extend(decode_string(other).map(|v| (name.clone(), v))),
-            }
-        }
-    }
-    let mut query = Vec::new();
-    if let Some(Value::Object(map)) = field("Query") {
-        query.extend(
-            map.iter()
-                .filter_map(|(k, v)| decode_string(v).map(|v| (k.clone(), v))),
-        );
-    }
-    let binary = headers
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("content-type"))
-        .is_some_and(|(_, v)| is_binary_media_type(v));
-    let body = match field("Body") {
-        None | Some(Value::Null) => Bytes::new(),
-        // The host passes octet-stream and multipart bodies base64-encoded (a byte array in its
-        // JSON); signatures and binary CloudEvents need the bytes the sender sent.
-        Some(Value::String(s)) if binary => base64::engine::general_purpose::STANDARD
-            .decode(s)
-            .map_or_else(|_| Bytes::from(s.clone()), Bytes::from),
-        Some(Value::String(s)) => Bytes::from(s.clone()),
-        Some(other) => Bytes::from(other.to_string()),
-    };
+    let HttpTriggerRequest {
+        method,
+        headers,
+        query,
+        body,
+        ..
+    } = HttpTriggerRequest::decode(req, REQUEST_BINDING)?;
     Ok(HookRequest {
         method,
         headers,
         body,
         query,
     })
-}
-
-/// The content types the Functions host hands to a custom handler as base64 bytes.
-fn is_binary_media_type(content_type: &str) -> bool {
-    let media = content_type
-        .split(';')
-        .next()
-        .unwrap_or_default()
-        .trim()
-        .to_ascii_lowercase();
-    media == "application/octet-stream" || media.starts_with("multipart/")
 }

@@ -73,6 +73,7 @@ async fn process(
         .property(DEFERRED_SINCE_PROPERTY)
         .and_then(|v| OffsetDateTime::parse(v, &Rfc3339).ok())
         .map(|t| t.min(now));
+    ctx.redelivered = delivery.delivery_count > 1 || ctx.deferred_since.is_some();
 
     let envelope = match parsed {
         Ok(envelope) => envelope,
@@ -285,6 +286,7 @@ async fn send_reply(
         tracing::warn!(correlation_id = %ctx.correlation_id, "reply cut to fit one Service Bus message");
     }
     let message = OutboundMessage {
+        message_id: Some(reply_message_id(&ctx.correlation_id, &reply.kind)),
         body: body.to_string(),
         content_type: Some("application/json".into()),
         correlation_id: Some(ctx.correlation_id.clone()),
@@ -306,6 +308,18 @@ async fn send_reply(
             source,
         }),
     }
+}
+
+/// The same for every reply to one command, however often it is delivered: a reply sent just
+/// before a crash and sent again by the redelivery is a duplicate that Service Bus duplicate
+/// detection on the reply queue drops, and that a receiver can recognise by its MessageId.
+fn reply_message_id(correlation_id: &str, kind: &str) -> String {
+    uuid::Uuid::new_v5(
+        &uuid::Uuid::NAMESPACE_OID,
+        format!("poolbroker-reply\n{kind}\n{correlation_id}").as_bytes(),
+    )
+    .simple()
+    .to_string()
 }
 
 async fn schedule_follow_up(

@@ -5,6 +5,7 @@ use crate::domain::WorkspaceId;
 use crate::engine::Engine;
 use crate::hooks::HooksConfig;
 use crate::servicebus::MessageSender;
+use crate::studio::settings::StudioSettings;
 use crate::telemetry::TelemetryGuard;
 
 use super::internal_auth::InternalSigner;
@@ -27,6 +28,8 @@ pub(crate) struct Inner {
     pub telemetry: Option<Arc<TelemetryGuard>>,
     /// Signs the follow-ups the broker sends itself and checks those it receives.
     pub signer: InternalSigner,
+    /// The Studio's settings, checked at start-up.
+    pub studio: StudioSettings,
 }
 
 impl AppState {
@@ -63,7 +66,22 @@ impl AppState {
                 hooks,
                 cleanup: targets,
                 telemetry: None,
+                studio: StudioSettings::default(),
             }),
+        }
+    }
+
+    /// The Studio's settings (start-up read and checked them); the default is the
+    /// production-safe one.
+    pub fn with_studio(self, studio: StudioSettings) -> Self {
+        match Arc::try_unwrap(self.inner) {
+            Ok(mut inner) => {
+                inner.studio = studio;
+                Self {
+                    inner: Arc::new(inner),
+                }
+            }
+            Err(inner) => Self { inner },
         }
     }
 

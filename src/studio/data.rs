@@ -7,8 +7,12 @@ use time::format_description::well_known::Rfc3339;
 
 use crate::azureml::{ArmError, JobListFilter};
 use crate::cleanup::{CleanupPlan, CleanupPolicy, PoolDecision};
-use crate::domain::{AttachedPool, ComputeName, ComputeNameError, JobResource, WorkspaceId};
-use crate::engine::{CommandContext, Engine, EngineError};
+use crate::domain::doctor::Checklist;
+use crate::domain::{
+    AttachedPool, CheckPoolSpec, Command, ComputeName, ComputeNameError, Envelope, JobResource,
+    WorkspaceId,
+};
+use crate::engine::{CommandContext, Engine, EngineError, Outcome};
 use crate::handler::AppState;
 
 /// Why a page could not show something (rendered in place, with the cause).
@@ -20,6 +24,8 @@ pub enum ReadError {
     Engine(#[from] EngineError),
     #[error("pool name: {0}")]
     PoolName(#[from] ComputeNameError),
+    #[error("the CheckPool reply carried no checklist")]
+    NoChecklist,
 }
 
 /// The workspaces the Studio shows: the default one and those the cleanup timer looks after.
@@ -142,4 +148,26 @@ pub async fn cleanup_plan(
     );
     let report = engine.run_cleanup(ws, &dry, &ctx).await?;
     Ok(PlanView::from(&report.plan))
+}
+
+/// The `doctor` checklist of one pool: a `CheckPool` command run through [`Engine::execute`],
+/// the path the queue and `poolbroker doctor` take (it only reads, so a page may run it).
+pub async fn doctor(engine: &Engine, ws: &WorkspaceId, pool: &str) -> Result<Checklist, ReadError> {
+    let mut envelope = Envelope::new(Command::CheckPool(CheckPoolSpec {
+        name: ComputeName::parse(pool)?,
+    }));
+    envelope.workspace = Some(ws.clone());
+    let ctx = CommandContext::new(
+        format!("studio-doctor-{}", uuid::Uuid::new_v4().simple()),
+        OffsetDateTime::now_utc(),
+    );
+    match engine.execute(&envelope, &ctx).await? {
+        Outcome::Reply(reply) => reply
+            .extra
+            .get("checklist")
+            .and_then(Checklist::from_json)
+            .ok_or(ReadError::NoChecklist),
+        // CheckPool starts no long-running ARM operation, so there is nothing to follow up.
+        Outcome::FollowUp(_) => Err(ReadError::NoChecklist),
+    }
 }

@@ -20,7 +20,7 @@ use crate::functions::{InvocationRequest, InvocationResponse};
 use crate::handler::{AppState, HandlerError};
 use auth::AccessError;
 use request::{Page, RESPONSE_BINDING, StudioRequest};
-use settings::{StudioMode, StudioSettings};
+use settings::StudioMode;
 
 pub use settings::STUDIO_REPLIES_QUEUE;
 
@@ -67,13 +67,8 @@ pub async fn handle(state: &AppState, body: Bytes) -> Result<InvocationResponse,
 }
 
 async fn respond(state: &AppState, req: &StudioRequest) -> Page {
-    let settings = match StudioSettings::get() {
-        Ok(settings) => settings,
-        Err(e) => {
-            tracing::error!("studio settings: {e}");
-            return Page::status(500, views::refused("Studio misconfigured", &e.to_string()));
-        }
-    };
+    // Read and checked at start-up (startup::app_state_from_env).
+    let settings = &state.inner.studio;
     if settings.mode == StudioMode::Off {
         return Page::status(
             404,

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::functions::{InvocationError, InvocationRequest, decode_string};
+use crate::functions::{HttpTriggerRequest, InvocationError, InvocationRequest};
 
 pub const REQUEST_BINDING: &str = "req";
 pub const RESPONSE_BINDING: &str = "res";
@@ -22,60 +22,25 @@ pub struct StudioRequest {
 
 impl StudioRequest {
     pub fn from_invocation(invocation: &InvocationRequest) -> Result<Self, InvocationError> {
-        let req = invocation.binding(REQUEST_BINDING)?;
-        let object = req.as_object().ok_or_else(|| InvocationError::WrongShape {
-            binding: REQUEST_BINDING.into(),
-            expected: "HTTP request object",
-        })?;
-        let field = |name: &str| {
-            object
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v)
-        };
-        let method = field("Method")
-            .and_then(decode_string)
-            .unwrap_or_default()
-            .to_ascii_uppercase();
-        let mut headers = Vec::new();
-        if let Some(Value::Object(map)) = field("Headers") {
-            for (name, values) in map {
-                match values {
-                    Value::Array(items) => headers.extend(
-                        items
-                            .iter()
-                            .filter_map(decode_string)
-                            .map(|v| (name.clone(), v)),
-                    ),
-                    other => headers.extend(decode_string(other).map(|v| (name.clone(), v))),
-                }
-            }
-        }
-        let query = match field("Query") {
-            Some(Value::Object(map)) => map
-                .iter()
-                .filter_map(|(k, v)| decode_string(v).map(|v| (k.clone(), v)))
-                .collect(),
-            _ => Vec::new(),
-        };
+        let req =
+            HttpTriggerRequest::decode(invocation.binding(REQUEST_BINDING)?, REQUEST_BINDING)?;
         // The route is `studio/{*path}`; the catch-all value is the rest of the path.
-        let raw_path = match field("Params") {
-            Some(Value::Object(params)) => params
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("path"))
-                .and_then(|(_, v)| decode_string(v))
-                .unwrap_or_default(),
-            _ => String::new(),
-        };
-        let path = raw_path
-            .split('/')
-            .filter(|s| !s.is_empty())
-            .map(str::to_owned)
-            .collect();
-        let body = field("Body").and_then(decode_string).unwrap_or_default();
-        let form = url::form_urlencoded::parse(body.as_bytes())
+        let path = req
+            .params
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("path"))
+            .map(|(_, v)| {
+                v.split('/')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let form = url::form_urlencoded::parse(&req.body)
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
+        let method = req.method.to_ascii_uppercase();
+        let (query, headers) = (req.query, req.headers);
         Ok(Self {
             method,
             path,

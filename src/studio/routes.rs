@@ -124,14 +124,23 @@ async fn pool_page(
             ),
         );
     };
-    let jobs = data::jobs_on(engine, &ws, &found.name).await;
+    let (jobs, doctor) = tokio::join!(
+        data::jobs_on(engine, &ws, &found.name),
+        data::doctor(engine, &ws, &found.name),
+    );
     let token = csrf::issue(&settings.form_key, &principal.id, now);
     let view = pool::PoolPage {
         workspace: &ws,
         pool: &found,
         jobs,
+        doctor,
     };
     Page::ok(pool::render(principal, &token, &view))
+}
+
+/// 503: what needs Service Bus (`why`) when none is configured.
+fn no_service_bus(principal: &Principal, why: &str) -> Page {
+    Page::status(503, views::message(principal, "No Service Bus", why))
 }
 
 fn not_allowed_workspace(principal: &Principal) -> Page {
@@ -166,13 +175,9 @@ async fn command_page(
 
 async fn activity_page(state: &AppState, principal: &Principal) -> Page {
     let Some(sender) = &state.inner.sender else {
-        return Page::status(
-            503,
-            views::message(
-                principal,
-                "No Service Bus",
-                "The activity lists read Service Bus queues, and none is configured.",
-            ),
+        return no_service_bus(
+            principal,
+            "The activity lists read Service Bus queues, and none is configured.",
         );
     };
     let settings = state.inner.engine.settings();
@@ -239,13 +244,9 @@ async fn submit(
         }
     };
     let Some(sender) = &state.inner.sender else {
-        return Page::status(
-            503,
-            views::message(
-                principal,
-                "No Service Bus",
-                "The Studio's forms enqueue commands, and no Service Bus is configured.",
-            ),
+        return no_service_bus(
+            principal,
+            "The Studio's forms enqueue commands, and no Service Bus is configured.",
         );
     };
     let queue = &state.inner.engine.settings().commands_queue;

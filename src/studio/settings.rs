@@ -2,8 +2,6 @@
 //! principal App Service Authentication adds, and that principal must hold an allowed group or
 //! role. Only `poolbroker local` (and whoever sets it on purpose) opens the page.
 
-use std::sync::OnceLock;
-
 /// `POOLBROKER_STUDIO`: `entra` (default), `open` (no sign-in; local only) or `off`.
 pub const STUDIO_MODE_SETTING: &str = "POOLBROKER_STUDIO";
 /// `POOLBROKER_STUDIO_ALLOWED`: comma-separated group object ids and/or app role values.
@@ -86,11 +84,18 @@ impl StudioSettings {
         };
         Ok(Self { mode, form_key })
     }
+}
 
-    /// Read once per process: app settings do not change without a restart.
-    pub fn get() -> &'static Result<Self, StudioSettingsError> {
-        static SETTINGS: OnceLock<Result<StudioSettings, StudioSettingsError>> = OnceLock::new();
-        SETTINGS.get_or_init(|| Self::from_lookup(|name| std::env::var(name).ok()))
+impl Default for StudioSettings {
+    /// What no setting at all means: Entra ID required, nobody allowed yet, a random form key.
+    fn default() -> Self {
+        Self {
+            mode: StudioMode::Entra {
+                allowed: Vec::new(),
+                platform_auth: false,
+            },
+            form_key: rand::random::<[u8; 32]>().to_vec(),
+        }
     }
 }
 
@@ -118,6 +123,7 @@ mod tests {
             }
         );
         assert_eq!(s.form_key.len(), 32);
+        assert_eq!(StudioSettings::default().mode, s.mode);
     }
 
     #[test]

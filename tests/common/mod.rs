@@ -365,3 +365,23 @@ pub fn spark_job_on(compute: &str) -> Value {
         "identity": {"identityType": "AMLToken"}
     }})
 }
+
+/// Another Functions host with the same app settings on the same Service Bus queues and ARM,
+/// as a second instance of the Function App (scale-out) or the platform restarting a host that
+/// hit its handler restart limit. Stop it with its token.
+pub async fn start_extra_host(
+    world: &LocalWorld,
+) -> (
+    functions_host::RunningHost,
+    tokio_util::sync::CancellationToken,
+) {
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut config = functions_host::HostConfig::new(env!("CARGO_MANIFEST_DIR"));
+    config.handler_executable = Some(env!("CARGO_BIN_EXE_poolbroker").into());
+    config.app_settings = world.app_settings.clone();
+    config.http_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    let host = functions_host::start(config, world.broker.clone(), shutdown.clone())
+        .await
+        .expect("another host starts");
+    (host, shutdown)
+}

@@ -149,6 +149,11 @@ test('attach, see the job identity marked, update it, detach, and read a rejecti
   assert.equal(await replyStatus(), 'Succeeded');
   await page.getByRole('link', { name: 'Open uipool1' }).click();
   assert.match(await page.locator('[data-submits-jobs]').innerText(), /uai-poolbroker-2/);
+  // The doctor checklist (the CheckPool command's list): attached, granted, all ✓.
+  const attachedCheck = page.locator('#doctor li', { hasText: 'compute attached' });
+  assert.equal(await attachedCheck.getAttribute('data-ok'), 'true');
+  assert.match(await attachedCheck.innerText(), /✓/);
+  assert.match(await page.locator('#doctor-summary').innerText(), /All checks passed/);
   await shot('04-details-after-update');
 
   // Detach from the details page.

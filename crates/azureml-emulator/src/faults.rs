@@ -100,17 +100,22 @@ pub struct RecordedRequest {
     pub headers: IndexMap<String, String>,
     /// JSON bodies parsed; other non-empty bodies as a JSON string.
     pub body: Option<Value>,
+    /// The status the emulator answered with; `None` while in flight or when the connection was
+    /// dropped before the request was served ([`FaultKind::Reset`]). A write whose status is
+    /// 2xx took effect, even when its answer was then lost ([`FaultKind::ResetAfterServing`]).
+    pub status: Option<u16>,
 }
 
 pub(crate) const REDACTED: &str = "REDACTED";
 
+/// Records the request; returns its index for [`answered`].
 fn record(
     state: &EmulatorState,
     method: &Method,
     uri: &axum::http::Uri,
     headers: &HeaderMap,
     body: &[u8],
-) {
+) -> usize {
     let mut recorded: IndexMap<String, String> = IndexMap::new();
     for (name, value) in headers {
         let name = name.as_str().to_owned();
@@ -135,13 +140,22 @@ fn record(
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(body).into_owned())),
         )
     };
-    lock(&state.inner.requests).push(RecordedRequest {
+    let mut requests = lock(&state.inner.requests);
+    requests.push(RecordedRequest {
         method: method.as_str().to_owned(),
         path: uri.path().to_owned(),
         query: uri.query().map(redact_sas),
         headers: recorded,
         body,
+        status: None,
     });
+    requests.len() - 1
+}
+
+fn answered(state: &EmulatorState, index: usize, status: StatusCode) {
+    if let Some(r) = lock(&state.inner.requests).get_mut(index) {
+        r.status = Some(status.as_u16());
+    }
 }
 
 /// The query with a SAS signature (`sig=`) replaced: recorded requests never hold a credential.
@@ -237,7 +251,7 @@ pub(crate) async fn observe(
         Ok(b) => b,
         Err(e) => return ArmError::invalid_request_content(e).into_response(),
     };
-    record(&state, &parts.method, &parts.uri, &parts.headers, &bytes);
+    let index = record(&state, &parts.method, &parts.uri, &parts.headers, &bytes);
     let path_and_query = parts
         .uri
         .path_and_query()
@@ -291,11 +305,13 @@ pub(crate) async fn observe(
     };
     if let Some(mut resp) = injected {
         arm::decorate(&mut resp, &parts.headers);
+        answered(&state, index, resp.status());
         return resp;
     }
     let mut resp = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
+    answered(&state, index, resp.status());
     match after {
         Some(FaultKind::SlowAnswer { ms }) => tokio::time::sleep(Duration::from_millis(ms)).await,
         Some(FaultKind::ResetAfterServing) => {

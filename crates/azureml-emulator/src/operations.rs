@@ -210,6 +210,21 @@ pub(crate) fn lro_headers(
     headers.insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
 }
 
+/// Ends every operation still in progress, as time would on Azure: one nobody polls any more
+/// (its client crashed) otherwise stays `InProgress` here, since progress is counted in polls.
+pub(crate) fn complete_all(data: &mut Data) -> usize {
+    let running: Vec<String> = data
+        .operations
+        .iter()
+        .filter(|(_, op)| op.status == Status::InProgress)
+        .map(|(name, _)| name.clone())
+        .collect();
+    for name in &running {
+        complete(data, name);
+    }
+    running.len()
+}
+
 fn complete(data: &mut Data, name: &str) {
     let Some(op) = data.operations.get_mut(name) else {
         return;

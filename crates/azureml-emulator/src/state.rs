@@ -348,6 +348,11 @@ impl EmulatorState {
         lock(&self.inner.requests).clone()
     }
 
+    /// Ends every operation still in progress (test clock control); returns how many.
+    pub fn complete_running_operations(&self) -> usize {
+        crate::operations::complete_all(&mut self.data())
+    }
+
     pub fn clear_requests(&self) {
         lock(&self.inner.requests).clear();
     }

@@ -4,6 +4,7 @@
 use maud::{DOCTYPE, Markup, PreEscaped, html};
 use time::OffsetDateTime;
 
+use crate::domain::format_utc_seconds;
 use crate::studio::BASE;
 use crate::studio::auth::Principal;
 
@@ -43,6 +44,7 @@ dl.props dt { font-weight:600; } dl.props dd { margin:0; }
 .notice { border-left:4px solid var(--accent); background:#fff; padding:8px 12px; margin:8px 0; }
 .notice.bad { border-color:var(--bad); color:inherit; } .notice.ok { border-color:var(--ok); color:inherit; }
 ul.flat { margin:0; padding-left:18px; }
+ul.checklist { list-style:none; padding-left:0; } ul.checklist li { margin:4px 0; } .fix { margin-left:1.4em; }
 "#;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,17 +55,12 @@ pub enum Nav {
     None,
 }
 
+/// `2025-12-01 18:00:00 UTC`: the one UTC format (domain::format_utc_seconds), made readable.
 pub fn time(at: Option<OffsetDateTime>) -> String {
     at.map(|t| {
-        format!(
-            "{:04}-{:02}-{:02} {:02}:{:02}:{:02} UTC",
-            t.year(),
-            u8::from(t.month()),
-            t.day(),
-            t.hour(),
-            t.minute(),
-            t.second()
-        )
+        format_utc_seconds(t)
+            .replacen('T', " ", 1)
+            .replace('Z', " UTC")
     })
     .unwrap_or_default()
 }

@@ -4,6 +4,7 @@
 pub mod activity;
 pub mod cleanup;
 pub mod command;
+mod doctor;
 mod identity;
 pub mod layout;
 pub mod pool;

@@ -3,9 +3,11 @@
 
 use maud::{Markup, html};
 
+use super::doctor::checklist;
 use super::identity::identity_cell;
 use super::layout::{Nav, page, time};
 use super::pools::identity_fields;
+use crate::domain::doctor::Checklist;
 use crate::domain::{AttachedPool, WorkspaceId};
 use crate::studio::BASE;
 use crate::studio::auth::Principal;
@@ -15,6 +17,7 @@ pub struct PoolPage<'a> {
     pub workspace: &'a WorkspaceId,
     pub pool: &'a AttachedPool,
     pub jobs: Result<Vec<JobRow>, ReadError>,
+    pub doctor: Result<Checklist, ReadError>,
 }
 
 fn properties(p: &AttachedPool) -> Markup {
@@ -79,6 +82,8 @@ pub fn render(principal: &Principal, csrf: &str, view: &PoolPage<'_>) -> String 
         p.muted { "Workspace " (view.workspace.name()) }
         h2 { "Properties" }
         (properties(p))
+        h2 #checks { "Checks (doctor)" }
+        (checklist(&view.doctor))
         h2 #identity { "Managed identity" }
         div.panel { (identity_cell(p.identity.as_ref())) }
         details #edit-identity {
