@@ -12,7 +12,7 @@ use azure_identity::{
     DeveloperToolsCredential, ManagedIdentityCredential, ManagedIdentityCredentialOptions,
     UserAssignedId,
 };
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 /// The one scope poolbroker asks for.
 pub const ARM_SCOPE: &str = "https://management.azure.com/.default";
@@ -78,6 +78,22 @@ fn is_unavailable(err: &azure_core::Error) -> bool {
 #[async_trait]
 pub trait TokenSource: Send + Sync {
     async fn token(&self, scope: &str) -> Result<SecretString, AuthError>;
+}
+
+/// A token for `scope` as a sensitive `Authorization: Bearer …` value: the one place a token is
+/// turned into a header (ARM and Synapse), so it is marked sensitive (hidden from `Debug`) and the
+/// `SecretString` is dropped as soon as the header exists.
+pub async fn bearer_header(
+    tokens: &dyn TokenSource,
+    scope: &str,
+) -> Result<http::HeaderValue, AuthError> {
+    let token = tokens.token(scope).await?;
+    let mut value = http::HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
+        .map_err(|_| AuthError::Rejected {
+            message: "token contains characters not allowed in a header".to_owned(),
+        })?;
+    value.set_sensitive(true);
+    Ok(value)
 }
 
 async fn token_from(
@@ -206,15 +222,128 @@ pub fn shared_transport_options() -> Result<azure_core::http::ClientOptions, Aut
         message: format!("http client: {e}"),
     })?;
     Ok(azure_core::http::ClientOptions {
-        transport: Some(azure_core::http::Transport::new(Arc::new(http))),
+        transport: Some(azure_core::http::Transport::new(Arc::new(
+            TracedTokenTransport(http),
+        ))),
         ..Default::default()
     })
+}
+
+/// The token endpoint's transport: the shared client, each request in a
+/// [`crate::telemetry::token_request_span`] (redacted URL and status only; the response body,
+/// which holds the token, is never looked at here).
+#[derive(Debug)]
+struct TracedTokenTransport(reqwest::Client);
+
+#[async_trait]
+impl azure_core::http::HttpClient for TracedTokenTransport {
+    async fn execute_request(
+        &self,
+        request: &azure_core::http::Request,
+    ) -> azure_core::Result<azure_core::http::AsyncRawResponse> {
+        use tracing::Instrument as _;
+        let span =
+            crate::telemetry::token_request_span(request.method().as_str(), request.url().as_str());
+        let result = self
+            .0
+            .execute_request(request)
+            .instrument(span.clone())
+            .await;
+        match &result {
+            Ok(response) => {
+                let status = u16::from(response.status());
+                span.record(crate::telemetry::fields::HTTP_RESPONSE_STATUS_CODE, status);
+                if status >= 400 {
+                    crate::telemetry::record_error(
+                        &span,
+                        &status.to_string(),
+                        "token endpoint answered with an error status",
+                    );
+                }
+            }
+            Err(error) => {
+                crate::telemetry::record_error(&span, "transport", &error.to_string());
+            }
+        }
+        result
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use secrecy::ExposeSecret;
+
+    /// A token-endpoint exchange over a real socket: the span is `token.request` with the
+    /// redacted URL and the status, and neither the token in the body nor the identity header
+    /// reaches the trace.
+    #[tokio::test]
+    async fn token_endpoint_call_is_traced_without_the_token() {
+        use std::io::Write;
+        use std::sync::Mutex;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        #[derive(Clone, Default)]
+        struct Sink(Arc<Mutex<Vec<u8>>>);
+        impl Write for Sink {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let _ = socket.read(&mut buf).await.unwrap();
+            let body = r#"{"access_token":"tok-SECRET-123","expires_on":"1900000000"}"#;
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(reply.as_bytes()).await.unwrap();
+        });
+
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+            .with_ansi(false)
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+
+        let url = azure_core::http::Url::parse(&format!(
+            "http://{addr}/msi/token?api-version=2019-08-01&resource=https://management.azure.com&sig=hush"
+        ))
+        .unwrap();
+        let mut request = azure_core::http::Request::new(url, azure_core::http::Method::Get);
+        request.insert_header("x-identity-header", "HEADER-SECRET-456");
+        let transport = TracedTokenTransport(reqwest::Client::new());
+        let response = azure_core::http::HttpClient::execute_request(&transport, &request)
+            .await
+            .unwrap();
+        assert_eq!(u16::from(response.status()), 200);
+        let body = response.try_into_raw_response().await.unwrap();
+        assert!(String::from_utf8_lossy(body.body()).contains("tok-SECRET-123"));
+        server.await.unwrap();
+
+        let out = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert!(out.contains("token.request{"), "{out}");
+        assert!(out.contains("http.response.status_code=200"), "{out}");
+        assert!(out.contains("/msi/token"), "{out}");
+        assert!(!out.contains("hush"), "query secret recorded: {out}");
+        assert!(!out.contains("tok-SECRET-123"), "token recorded: {out}");
+        assert!(
+            !out.contains("HEADER-SECRET-456"),
+            "identity header recorded: {out}"
+        );
+    }
 
     #[tokio::test]
     async fn static_token_is_hidden_in_debug() {

@@ -84,6 +84,24 @@ pub fn shared_client() -> Result<reqwest::Client, HttpClientError> {
     Ok(CLIENT.get_or_init(|| client).clone())
 }
 
+/// Sends `request` inside `span` and reads the whole answer: status, headers and body. The one
+/// request/response step of the ARM and Synapse clients (they classify the outcome themselves).
+pub async fn exchange(
+    request: reqwest::RequestBuilder,
+    span: &tracing::Span,
+) -> Result<(u16, http::HeaderMap, bytes::Bytes), reqwest::Error> {
+    use tracing::Instrument as _;
+    async {
+        let response = request.send().await?;
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await?;
+        Ok((status, headers, bytes))
+    }
+    .instrument(span.clone())
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -78,6 +78,28 @@ pub fn random_jitter() -> Duration {
     Duration::from_millis(rand::rng().random_range(0..=256))
 }
 
+/// Says that `service`'s request is retried, then waits `delay` (tokio time: tests control it).
+/// The one retry wait of the ARM and Synapse clients; the URL is recorded redacted.
+pub async fn wait_to_retry(
+    service: &str,
+    method: &http::Method,
+    url: &url::Url,
+    status: Option<u16>,
+    delay: Duration,
+    attempt: u32,
+) {
+    tracing::warn!(
+        az.service = service,
+        http.request.method = %method,
+        url.full = crate::telemetry::redact_url(url.as_str()),
+        status,
+        retry_in_ms = delay.as_millis() as u64,
+        attempt,
+        "{service} request failed transiently; retrying"
+    );
+    tokio::time::sleep(delay).await;
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RetryDecision {
     Retry { delay: Duration },

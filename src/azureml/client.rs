@@ -6,17 +6,16 @@ use std::time::{Duration, SystemTime};
 use bytes::Bytes;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http::{HeaderMap, HeaderValue, Method};
-use secrecy::ExposeSecret;
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::Instrument;
 use url::Url;
 
 use super::error::{ArmError, error_code_and_message};
 use super::options::ArmClientOptions;
-use crate::credential::{ARM_SCOPE, AuthError, TokenSource};
+use crate::credential::{ARM_SCOPE, TokenSource};
 use crate::retry::{
     RetryDecision, RetryPolicy, is_retryable_status, may_resend, random_jitter, server_hint,
+    wait_to_retry,
 };
 use crate::telemetry::{self, fields};
 
@@ -283,15 +282,8 @@ impl ArmClient {
             match decision {
                 RetryDecision::GiveUp => return Err(failure.into_error(retries + 1)),
                 RetryDecision::Retry { delay } => {
-                    tracing::warn!(
-                        http.request.method = %method,
-                        url.full = %redacted_url(url),
-                        status = failure.status,
-                        retry_in_ms = delay.as_millis() as u64,
-                        attempt = retries + 1,
-                        "ARM request failed transiently; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
+                    let attempt = retries + 1;
+                    wait_to_retry("ARM", method, url, failure.status, delay, attempt).await;
                     retries += 1;
                 }
             }
@@ -306,15 +298,8 @@ impl ArmClient {
         body: Option<Bytes>,
         resend_count: u32,
     ) -> Result<Attempt, ArmError> {
-        let token = self.inner.credential.token(ARM_SCOPE).await?;
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| {
-                ArmError::Auth(AuthError::Rejected {
-                    message: "token contains characters not allowed in a header".to_owned(),
-                })
-            })?;
-        authorization.set_sensitive(true);
-        drop(token);
+        let authorization =
+            crate::credential::bearer_header(self.inner.credential.as_ref(), ARM_SCOPE).await?;
 
         let span = telemetry::arm_request_span(method.as_str(), url.as_str());
         span.record(fields::HTTP_RESEND_COUNT, resend_count);
@@ -332,15 +317,7 @@ impl ArmClient {
             request = request.header(CONTENT_TYPE, "application/json").body(body);
         }
 
-        let exchange = async {
-            let response = request.send().await?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let bytes = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, headers, bytes))
-        }
-        .instrument(span.clone())
-        .await;
+        let exchange = crate::http::exchange(request, &span).await;
 
         let (status, headers, bytes) = match exchange {
             Ok(parts) => parts,

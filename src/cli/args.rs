@@ -52,12 +52,7 @@ pub enum LinkedServiceCommand {
         workspace: WorkspaceArgs,
     },
     /// Show one linked service (its identity is `system_assigned_identity_principal_id`).
-    Show {
-        #[arg(long, short = 'n')]
-        name: String,
-        #[command(flatten)]
-        workspace: WorkspaceArgs,
-    },
+    Show(NamedArgs),
     /// Register a Synapse workspace as a linked service (Azure refuses new ones: deprecated).
     Register {
         #[arg(long, short = 'n')]
@@ -251,12 +246,7 @@ pub enum ComputeCommand {
         workspace: WorkspaceArgs,
     },
     /// Show an attached pool.
-    Show {
-        #[arg(long, short = 'n')]
-        name: String,
-        #[command(flatten)]
-        workspace: WorkspaceArgs,
-    },
+    Show(NamedArgs),
     /// List attached Synapse Spark pools.
     List {
         #[command(flatten)]
@@ -296,19 +286,19 @@ pub enum JobCommand {
         workspace: WorkspaceArgs,
     },
     /// Show a job.
-    Show {
-        #[arg(long, short = 'n')]
-        name: String,
-        #[command(flatten)]
-        workspace: WorkspaceArgs,
-    },
+    Show(NamedArgs),
     /// Cancel a job.
-    Cancel {
-        #[arg(long, short = 'n')]
-        name: String,
-        #[command(flatten)]
-        workspace: WorkspaceArgs,
-    },
+    Cancel(NamedArgs),
+}
+
+// One named resource (`--name`/`-n`) in a workspace: the arguments of every `show` and `cancel`.
+// (A `//` comment: a doc comment here would replace the subcommands' own help text.)
+#[derive(Debug, Args)]
+pub struct NamedArgs {
+    #[arg(long, short = 'n')]
+    pub name: String,
+    #[command(flatten)]
+    pub workspace: WorkspaceArgs,
 }
 
 #[derive(Debug, Args)]

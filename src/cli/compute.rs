@@ -5,7 +5,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use anyhow::Context as _;
 use serde_json::{Value, json};
 
-use super::args::{ComputeCommand, WorkspaceArgs};
+use super::args::{ComputeCommand, NamedArgs, WorkspaceArgs};
 use super::exec::{describe, envelope_from_json, execute_direct, workspace_from_flags};
 use super::output::print_reply;
 use super::via_queue::execute_via_queue;
@@ -79,7 +79,7 @@ pub async fn compute(command: ComputeCommand) -> anyhow::Result<()> {
                 workspace,
             )
         }
-        ComputeCommand::Show { name, workspace } => (
+        ComputeCommand::Show(NamedArgs { name, workspace }) => (
             command_json("ShowPool", json!({"name": name}), &workspace)?,
             workspace,
         ),

@@ -5,7 +5,7 @@ use anyhow::Context as _;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use super::args::{JobCommand, WorkspaceArgs};
+use super::args::{JobCommand, NamedArgs, WorkspaceArgs};
 use super::exec::{envelope_from_json, run_engine, workspace_from_flags};
 use super::output::print_job_reply;
 use super::via_queue::execute_via_queue;
@@ -21,8 +21,8 @@ pub async fn job(command: JobCommand) -> anyhow::Result<()> {
             wait,
             workspace,
         } => submit(file, compute, idempotency_key, wait, &workspace).await,
-        JobCommand::Show { name, workspace } => show(&name, &workspace).await,
-        JobCommand::Cancel { name, workspace } => {
+        JobCommand::Show(NamedArgs { name, workspace }) => show(&name, &workspace).await,
+        JobCommand::Cancel(NamedArgs { name, workspace }) => {
             let envelope = envelope_from_json(
                 &json!({"apiVersion": "poolbroker/v1", "kind": "CancelSparkJob", "spec": {"name": name}}),
                 &workspace,

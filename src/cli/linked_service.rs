@@ -2,14 +2,14 @@
 
 use serde_json::json;
 
-use super::args::LinkedServiceCommand;
+use super::args::{LinkedServiceCommand, NamedArgs};
 use super::compute::{command_json, run};
 use super::output::print_reply;
 
 pub async fn linked_service(command: LinkedServiceCommand) -> anyhow::Result<()> {
     let (kind, spec, workspace) = match command {
         LinkedServiceCommand::List { workspace } => ("ListLinkedServices", json!({}), workspace),
-        LinkedServiceCommand::Show { name, workspace } => {
+        LinkedServiceCommand::Show(NamedArgs { name, workspace }) => {
             ("ShowLinkedService", json!({"name": name}), workspace)
         }
         LinkedServiceCommand::Register {

@@ -265,19 +265,25 @@ mod tests {
         .unwrap()
     }
 
-    #[test]
-    fn a_healthy_pool_passes_every_check() {
-        let c = compute("Succeeded");
+    /// Facts for compute `c1` in `state` on a found Synapse pool running Spark `version`, each
+    /// role grant the pool needs held or lacked as `role` says.
+    fn found_pool(state: &str, version: &str, role: fn(Grant) -> RoleFact) -> Facts {
+        let c = compute(state);
         let grants = pool_grants(&c).unwrap();
-        let list = checklist(&Facts {
+        Facts {
             name: "c1".into(),
             workspace: "ws".into(),
             compute: Some(c),
             synapse_pool: SynapsePoolFact::Found {
-                spark_version: Some("3.4".into()),
+                spark_version: Some(version.into()),
             },
-            identities: IdentityFacts::Roles(grants.into_iter().map(RoleFact::Holds).collect()),
-        });
+            identities: IdentityFacts::Roles(grants.into_iter().map(role).collect()),
+        }
+    }
+
+    #[test]
+    fn a_healthy_pool_passes_every_check() {
+        let list = checklist(&found_pool("Succeeded", "3.4", RoleFact::Holds));
         assert!(list.ok(), "{}", list.render());
         let text = list.render();
         assert!(text.contains("✓ Synapse Administrator role"), "{text}");
@@ -289,17 +295,7 @@ mod tests {
 
     #[test]
     fn each_failure_says_what_to_do() {
-        let c = compute("Failed");
-        let grants = pool_grants(&c).unwrap();
-        let list = checklist(&Facts {
-            name: "c1".into(),
-            workspace: "ws".into(),
-            compute: Some(c),
-            synapse_pool: SynapsePoolFact::Found {
-                spark_version: Some("2.4".into()),
-            },
-            identities: IdentityFacts::Roles(grants.into_iter().map(RoleFact::Lacks).collect()),
-        });
+        let list = checklist(&found_pool("Failed", "2.4", RoleFact::Lacks));
         assert!(!list.ok());
         let failed: Vec<_> = list
             .checks

@@ -31,32 +31,12 @@ pub fn seed_linked_service(
 
 pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     step("1. Attach sparkpool1 as 'spark-demo' with two user-assigned identities (AttachPool)");
-    let reply = command(
-        world,
-        json!({"apiVersion": "poolbroker/v1", "kind": "AttachPool", "spec": {
-            "name": "spark-demo", "type": "synapsespark", "resource_id": POOL,
-            "identity": {"type": "user_assigned", "user_assigned_identities": [
-                {"resource_id": format!("{UAI}/uai-poolbroker-1")},
-                {"resource_id": format!("{UAI}/uai-poolbroker-2")}]},
-            "description": "attached by the poolbroker demo"}}),
-    )
-    .await?;
-    expect_status(&reply, "Succeeded")?;
+    let reply = succeeded(world, attach_spark_demo()).await?;
     print_pool(&reply["resource"]);
 
     step("2. Attach it again, unchanged: idempotent, no PUT sent");
     let before = world.arm.requests().len();
-    let reply = command(
-        world,
-        json!({"apiVersion": "poolbroker/v1", "kind": "AttachPool", "spec": {
-            "name": "spark-demo", "type": "synapsespark", "resource_id": POOL,
-            "identity": {"type": "user_assigned", "user_assigned_identities": [
-                {"resource_id": format!("{UAI}/uai-poolbroker-1")},
-                {"resource_id": format!("{UAI}/uai-poolbroker-2")}]},
-            "description": "attached by the poolbroker demo"}}),
-    )
-    .await?;
-    expect_status(&reply, "Succeeded")?;
+    let reply = succeeded(world, attach_spark_demo()).await?;
     let puts = world.arm.requests()[before..]
         .iter()
         .filter(|r| r.method == "PUT")
@@ -68,42 +48,26 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     ));
 
     step("3. Show it (ShowPool)");
-    let reply = command(
+    let reply = succeeded(
         world,
         json!({"apiVersion": "poolbroker/v1", "kind": "ShowPool", "spec": {"name": "spark-demo"}}),
     )
     .await?;
-    expect_status(&reply, "Succeeded")?;
     print_pool(&reply["resource"]);
 
     step("4. A Spark job on the attached pool: submitted as its FIRST user-assigned identity");
-    let reply = command(
-        world,
-        json!({"apiVersion": "poolbroker/v1", "kind": "SubmitSparkJob", "idempotencyKey": "demo-pool-job",
-               "spec": spark_job(json!("spark-demo"))}),
-    )
-    .await?;
-    expect_status(&reply, "Succeeded")?;
-    print_job(&reply);
+    print_job(&submit_job(world, "demo-pool-job", json!("spark-demo")).await?);
 
     step("5. The same job with compute: auto and no pool preferred: serverless Spark");
-    let reply = command(
-        world,
-        json!({"apiVersion": "poolbroker/v1", "kind": "SubmitSparkJob", "idempotencyKey": "demo-serverless-job",
-               "spec": spark_job(json!("auto"))}),
-    )
-    .await?;
-    expect_status(&reply, "Succeeded")?;
-    print_job(&reply);
+    print_job(&submit_job(world, "demo-serverless-job", json!("auto")).await?);
 
     step("6. Switch it to a system-assigned identity (UpdatePoolIdentity)");
-    let reply = command(
+    let reply = succeeded(
         world,
         json!({"apiVersion": "poolbroker/v1", "kind": "UpdatePoolIdentity",
                "spec": {"name": "spark-demo", "identity": {"type": "SystemAssigned"}}}),
     )
     .await?;
-    expect_status(&reply, "Succeeded")?;
     print_pool(&reply["resource"]);
 
     step(
@@ -195,7 +159,7 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     step(
         "11. Attach sparkpool2 through the SDK v1 linked service 'synapselink1' and grant Synapse access in one command",
     );
-    let reply = command(
+    let reply = succeeded(
         world,
         json!({"apiVersion": "poolbroker/v1", "kind": "AttachPool", "spec": {
             "name": "spark-linked", "type": "synapsespark",
@@ -203,7 +167,6 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
             "identity": {"type": "system_assigned"}}}),
     )
     .await?;
-    expect_status(&reply, "Succeeded")?;
     print_pool(&reply["resource"]);
     for grant in reply["synapseAccess"].as_array().into_iter().flatten() {
         say(&format!(
@@ -216,12 +179,11 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     }
 
     step("12. poolbroker doctor spark-linked (CheckPool)");
-    let reply = command(
+    let reply = succeeded(
         world,
         json!({"apiVersion": "poolbroker/v1", "kind": "CheckPool", "spec": {"name": "spark-linked"}}),
     )
     .await?;
-    expect_status(&reply, "Succeeded")?;
     print!("{}", reply["message"].as_str().unwrap_or(""));
     if reply["checklist"]["ok"] != true {
         bail!(
@@ -231,12 +193,11 @@ pub async fn run_demo(world: &LocalWorld) -> anyhow::Result<()> {
     }
 
     step("13. Detach it (DetachPool): underlyingResourceAction=Detach, the Synapse pool stays");
-    let reply = command(
+    let reply = succeeded(
         world,
         json!({"apiVersion": "poolbroker/v1", "kind": "DetachPool", "spec": {"name": "spark-demo"}}),
     )
     .await?;
-    expect_status(&reply, "Succeeded")?;
     say(reply["message"].as_str().unwrap_or(""));
     let actions: Vec<String> = world
         .arm
@@ -307,6 +268,33 @@ async fn seed_expired_pool(world: &LocalWorld, name: &str) -> anyhow::Result<()>
         }
     }
     Ok(())
+}
+
+/// The AttachPool message of steps 1 and 2 (step 2 sends it again to show idempotency).
+fn attach_spark_demo() -> Value {
+    json!({"apiVersion": "poolbroker/v1", "kind": "AttachPool", "spec": {
+            "name": "spark-demo", "type": "synapsespark", "resource_id": POOL,
+            "identity": {"type": "user_assigned", "user_assigned_identities": [
+                {"resource_id": format!("{UAI}/uai-poolbroker-1")},
+                {"resource_id": format!("{UAI}/uai-poolbroker-2")}]},
+            "description": "attached by the poolbroker demo"}})
+}
+
+/// Submits the demo's Spark job on `compute` and expects it to succeed.
+async fn submit_job(world: &LocalWorld, key: &str, compute: Value) -> anyhow::Result<Value> {
+    succeeded(
+        world,
+        json!({"apiVersion": "poolbroker/v1", "kind": "SubmitSparkJob", "idempotencyKey": key,
+               "spec": spark_job(compute)}),
+    )
+    .await
+}
+
+/// Sends a command and expects it to end `Succeeded`.
+async fn succeeded(world: &LocalWorld, body: Value) -> anyhow::Result<Value> {
+    let reply = command(world, body).await?;
+    expect_status(&reply, "Succeeded")?;
+    Ok(reply)
 }
 
 fn spark_job(compute: Value) -> Value {

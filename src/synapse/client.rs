@@ -7,12 +7,12 @@ use std::time::SystemTime;
 
 use base64::Engine as _;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
-use http::{HeaderMap, HeaderValue, Method};
+use http::{HeaderMap, Method};
 use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::{Instrument, field::Empty};
+use tracing::field::Empty;
 use url::Url;
 use uuid::Uuid;
 
@@ -21,10 +21,10 @@ use super::models::{
     RoleAssignment, RoleAssignmentFilter, RoleAssignmentPage, RoleAssignmentRequest, RoleDefinition,
 };
 use super::options::{SYNAPSE_API_VERSION, SYNAPSE_SCOPE, SynapseOptions};
-use crate::azureml::{AuthError, TokenSource};
+use crate::azureml::TokenSource;
 use crate::retry::{
     RetryDecision, RetryPolicy, is_retryable_status, is_retryable_transport, random_jitter,
-    server_hint,
+    server_hint, wait_to_retry,
 };
 use crate::telemetry::redact_url;
 
@@ -310,14 +310,11 @@ impl SynapseClient {
                     });
                 }
                 RetryDecision::Retry { delay } => {
-                    tracing::warn!(
-                        http.request.method = %method,
-                        url.full = redact_url(url.as_str()),
-                        retry_in_ms = delay.as_millis() as u64,
-                        attempt = retries + 1,
-                        "Synapse request failed transiently; retrying"
-                    );
-                    tokio::time::sleep(delay).await;
+                    let status = match &failure {
+                        Failure::Status { error, .. } => error.status(),
+                        Failure::Transport(_) => None,
+                    };
+                    wait_to_retry("Synapse", &method, url, status, delay, retries + 1).await;
                     retries += 1;
                 }
             }
@@ -333,15 +330,8 @@ impl SynapseClient {
         continuation: Option<&str>,
         resend_count: u32,
     ) -> Result<Result<Response, Failure>, SynapseError> {
-        let token = self.credential.token(SYNAPSE_SCOPE).await?;
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {}", token.expose_secret()))
-            .map_err(|_| {
-                SynapseError::Auth(AuthError::Rejected {
-                    message: "token contains characters not allowed in a header".to_owned(),
-                })
-            })?;
-        authorization.set_sensitive(true);
-        drop(token);
+        let authorization =
+            crate::credential::bearer_header(self.credential.as_ref(), SYNAPSE_SCOPE).await?;
         let span = tracing::info_span!(
             "synapse.request",
             otel.kind = "client",
@@ -367,15 +357,7 @@ impl SynapseClient {
                 .header(CONTENT_TYPE, "application/json")
                 .body(serde_json::to_vec(body).unwrap_or_default());
         }
-        let exchange = async {
-            let response = request.send().await?;
-            let status = response.status().as_u16();
-            let headers = response.headers().clone();
-            let bytes = response.bytes().await?;
-            Ok::<_, reqwest::Error>((status, headers, bytes))
-        }
-        .instrument(span.clone())
-        .await;
+        let exchange = crate::http::exchange(request, &span).await;
         let (status, headers, bytes) = match exchange {
             Ok(parts) => parts,
             Err(e) => return Ok(Err(Failure::Transport(e))),

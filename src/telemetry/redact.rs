@@ -22,43 +22,9 @@ const KEPT_QUERY_PARAMS: &[&str] = &[
     "$skip",
 ];
 
-/// Field / attribute / `key=value` names whose value is a secret. Compared case-insensitively
-/// against the last dot-separated segment of a field name and against `key=` prefixes in text.
-/// (`code` and `se` are secrets only as URL query parameters, which [`redact_url`] drops; as
-/// field names they are ordinary, e.g. `error.code`.)
-const SENSITIVE_KEYS: &[&str] = &[
-    "sig",
-    "skn",
-    "key",
-    "token",
-    "access_token",
-    "refresh_token",
-    "id_token",
-    "client_secret",
-    "secret",
-    "password",
-    "pwd",
-    "authorization",
-    "proxy-authorization",
-    "cookie",
-    "set-cookie",
-    "x-functions-key",
-    "x-identity-header",
-    "identity_header",
-    "x-ms-authorization-auxiliary",
-    "sharedaccesskey",
-    "sharedaccesssignature",
-    "accountkey",
-    "apikey",
-    "api_key",
-    "api-key",
-    "connection_string",
-    "connectionstring",
-    "webhook_secret",
-];
-
-/// Text `key=value` pairs are only scrubbed for these keys: the short URL ones (`se`, `code`)
-/// are too common in prose ("error code=Conflict") to blank outside a URL.
+/// Names whose value is a secret both as a field / attribute / header name and as a `key=value`
+/// pair in text. Compared case-insensitively against the last dot-separated segment of a field
+/// name and against `key=` prefixes in text.
 const TEXT_SENSITIVE_KEYS: &[&str] = &[
     "sig",
     "token",
@@ -77,6 +43,25 @@ const TEXT_SENSITIVE_KEYS: &[&str] = &[
     "key",
 ];
 
+/// Names whose value is a secret as a field / attribute / header name only: in text they are too
+/// common in prose to blank. (`code` and `se` are secrets only as URL query parameters, which
+/// [`redact_url`] drops; as field names they are ordinary, e.g. `error.code`.)
+const FIELD_SENSITIVE_KEYS: &[&str] = &[
+    "skn",
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-functions-key",
+    "x-identity-header",
+    "identity_header",
+    "x-ms-authorization-auxiliary",
+    "sharedaccesssignature",
+    "connection_string",
+    "connectionstring",
+    "webhook_secret",
+];
+
 /// Does a field, attribute or header with this name carry a secret?
 ///
 /// Looks at the last `.`-separated segment, case-insensitively and with `-` read as `_`: it
@@ -89,7 +74,8 @@ pub fn is_sensitive_key(name: &str) -> bool {
         .unwrap_or(name)
         .to_ascii_lowercase()
         .replace('-', "_");
-    SENSITIVE_KEYS.iter().any(|k| {
+    let mut keys = TEXT_SENSITIVE_KEYS.iter().chain(FIELD_SENSITIVE_KEYS);
+    keys.any(|k| {
         let k = k.replace('-', "_");
         last == k || (k.len() >= 5 && last.ends_with(&format!("_{k}")))
     })

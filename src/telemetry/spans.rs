@@ -98,31 +98,47 @@ pub fn invocation_span(trigger: Trigger, function: &str, invocation_id: &str) ->
     )
 }
 
+/// The one builder of outbound HTTP `CLIENT` spans. A macro rather than a function because the
+/// span's name (what logs and exporters show) must be a literal in `tracing`.
+macro_rules! http_client_span {
+    ($name:literal, $method:expr, $url:expr) => {{
+        let url: &str = $url;
+        let parsed = url::Url::parse(url).ok();
+        let server = parsed
+            .as_ref()
+            .and_then(|u| u.host_str().map(str::to_owned));
+        let namespace = parsed.as_ref().and_then(|u| provider_namespace(u.path()));
+        tracing::info_span!(
+            $name,
+            otel.kind = "client",
+            http.request.method = $method,
+            url.full = redact_url(url),
+            server.address = server.as_deref(),
+            http.response.status_code = Empty,
+            az.namespace = namespace.as_deref(),
+            az.service_request_id = Empty,
+            http.request.resend_count = Empty,
+            error.type = Empty,
+            otel.status_code = Empty,
+            otel.status_description = Empty,
+        )
+    }};
+}
+
 /// A `CLIENT` span for one ARM HTTP request attempt, named `arm.request`. `url` is recorded
 /// through [`redact_url`]; `server.address` and `az.namespace` (the resource provider in the
 /// path, e.g. `Microsoft.MachineLearningServices`) are derived from it. Record
 /// `http.response.status_code`, `az.service_request_id` (`x-ms-request-id`),
 /// `http.request.resend_count` and `error.type` as they become known.
 pub fn arm_request_span(method: &str, url: &str) -> tracing::Span {
-    let parsed = url::Url::parse(url).ok();
-    let server = parsed
-        .as_ref()
-        .and_then(|u| u.host_str().map(str::to_owned));
-    let namespace = parsed.as_ref().and_then(|u| provider_namespace(u.path()));
-    tracing::info_span!(
-        "arm.request",
-        otel.kind = "client",
-        http.request.method = method,
-        url.full = redact_url(url),
-        server.address = server.as_deref(),
-        http.response.status_code = Empty,
-        az.namespace = namespace.as_deref(),
-        az.service_request_id = Empty,
-        http.request.resend_count = Empty,
-        error.type = Empty,
-        otel.status_code = Empty,
-        otel.status_description = Empty,
-    )
+    http_client_span!("arm.request", method, url)
+}
+
+/// A `CLIENT` span for one request to the token endpoint (managed identity, IMDS), named
+/// `token.request`. Only the redacted URL and the status are recorded: never a header (the
+/// endpoint's `X-IDENTITY-HEADER` is a secret) nor the body (it carries the token).
+pub fn token_request_span(method: &str, url: &str) -> tracing::Span {
+    http_client_span!("token.request", method, url)
 }
 
 /// A `PRODUCER` span for sending one Service Bus message to `queue`.

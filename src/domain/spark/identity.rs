@@ -10,7 +10,7 @@ use super::error::SparkJobError;
 use super::settings::ServerlessIdentityDefault;
 use super::spec::RequestedIdentity;
 use crate::domain::ErrorCode;
-use crate::domain::{AssignedIdentity, AttachedPool};
+use crate::domain::{AssignedIdentity, AttachedPool, UserAssignedIdentityId};
 
 /// `IdentityConfiguration` as the job body carries it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -62,6 +62,23 @@ pub fn choose_identity(
     pools: &[AttachedPool],
     serverless_default: &ServerlessIdentityDefault,
 ) -> Result<IdentityChoice, SparkJobError> {
+    // user_identity and aml_token are taken as asked, whatever the compute.
+    let requested = match requested {
+        Some(RequestedIdentity::UserIdentity) => {
+            return as_requested(JobIdentity::UserIdentity, "user identity");
+        }
+        Some(RequestedIdentity::AmlToken) => {
+            return as_requested(JobIdentity::AmlToken, "AML token");
+        }
+        Some(RequestedIdentity::Managed {
+            resource_id,
+            client_id,
+        }) => Some(ManagedRequest {
+            resource_id,
+            client_id,
+        }),
+        None => None,
+    };
     match target {
         ComputeTarget::Pool { name, .. } => {
             let pool = pools.iter().find(|p| p.name.eq_ignore_ascii_case(name));
@@ -69,6 +86,13 @@ pub fn choose_identity(
         }
         ComputeTarget::Serverless { .. } => on_serverless(requested, serverless_default),
     }
+}
+
+/// A requested managed identity: which one (neither id = the compute's own).
+#[derive(Clone, Copy)]
+struct ManagedRequest<'a> {
+    resource_id: &'a Option<UserAssignedIdentityId>,
+    client_id: &'a Option<String>,
 }
 
 fn choice(identity: JobIdentity, description: String) -> Result<IdentityChoice, SparkJobError> {
@@ -86,7 +110,7 @@ fn managed(uai: &AssignedIdentity) -> JobIdentity {
 }
 
 fn on_pool(
-    requested: Option<&RequestedIdentity>,
+    requested: Option<ManagedRequest<'_>>,
     name: &str,
     pool: Option<&AttachedPool>,
 ) -> Result<IdentityChoice, SparkJobError> {
@@ -100,11 +124,7 @@ fn on_pool(
         )
     });
     match requested {
-        Some(RequestedIdentity::UserIdentity) => {
-            as_requested(JobIdentity::UserIdentity, "user identity")
-        }
-        Some(RequestedIdentity::AmlToken) => as_requested(JobIdentity::AmlToken, "AML token"),
-        Some(RequestedIdentity::Managed {
+        Some(ManagedRequest {
             resource_id: None,
             client_id: None,
         }) => {
@@ -134,7 +154,7 @@ fn on_pool(
                 ))
             }
         }
-        Some(RequestedIdentity::Managed {
+        Some(ManagedRequest {
             resource_id,
             client_id,
         }) => {
@@ -218,15 +238,11 @@ fn as_requested(identity: JobIdentity, what: &str) -> Result<IdentityChoice, Spa
 }
 
 fn on_serverless(
-    requested: Option<&RequestedIdentity>,
+    requested: Option<ManagedRequest<'_>>,
     default: &ServerlessIdentityDefault,
 ) -> Result<IdentityChoice, SparkJobError> {
     match requested {
-        Some(RequestedIdentity::UserIdentity) => {
-            as_requested(JobIdentity::UserIdentity, "user identity")
-        }
-        Some(RequestedIdentity::AmlToken) => as_requested(JobIdentity::AmlToken, "AML token"),
-        Some(RequestedIdentity::Managed {
+        Some(ManagedRequest {
             resource_id: None,
             client_id: None,
         }) => Err(SparkJobError::refused(
@@ -234,7 +250,7 @@ fn on_serverless(
             "spec.identity",
             "serverless Spark has no system-assigned identity: name a user-assigned identity attached to the workspace (resource_id), or use type user_identity",
         )),
-        Some(RequestedIdentity::Managed {
+        Some(ManagedRequest {
             resource_id,
             client_id,
         }) => {

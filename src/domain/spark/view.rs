@@ -169,8 +169,16 @@ impl SparkJobView {
     /// why), `studioUrl`, and `error` for a failed job. The command's own outcome is never here.
     pub fn job_json(&self) -> Value {
         let mut m = Map::new();
-        m.insert("name".into(), json!(self.name));
-        m.insert("status".into(), json!(self.status));
+        self.insert_fields(&mut m, ["name", "status", "error"]);
+        Value::Object(m)
+    }
+
+    /// The fields [`Self::job_json`] and [`Self::reply_fields`] share, in the same order; only the
+    /// names of `name`, `status` and `error` differ (`keys`).
+    fn insert_fields(&self, m: &mut Map<String, Value>, keys: [&str; 3]) {
+        let [name, status, error] = keys;
+        m.insert(name.into(), json!(self.name));
+        m.insert(status.into(), json!(self.status));
         m.insert("compute".into(), self.compute_json());
         if let Some(reason) = self.compute_reason() {
             m.insert("computeReason".into(), json!(reason));
@@ -180,9 +188,8 @@ impl SparkJobView {
             m.insert("studioUrl".into(), json!(url));
         }
         if let Some((code, message)) = &self.error {
-            m.insert("error".into(), json!({"code": code, "message": message}));
+            m.insert(error.into(), json!({"code": code, "message": message}));
         }
-        Value::Object(m)
     }
 
     /// The reply's job fields: `job` (see [`Self::job_json`]) and, kept for existing readers,
@@ -191,19 +198,7 @@ impl SparkJobView {
     pub fn reply_fields(&self) -> Map<String, Value> {
         let mut m = Map::new();
         m.insert("job".into(), self.job_json());
-        m.insert("jobName".into(), json!(self.name));
-        m.insert("jobStatus".into(), json!(self.status));
-        m.insert("compute".into(), self.compute_json());
-        if let Some(reason) = self.compute_reason() {
-            m.insert("computeReason".into(), json!(reason));
-        }
-        m.insert("identity".into(), json!(self.identity_description()));
-        if let Some(url) = &self.studio_url {
-            m.insert("studioUrl".into(), json!(url));
-        }
-        if let Some((code, message)) = &self.error {
-            m.insert("jobError".into(), json!({"code": code, "message": message}));
-        }
+        self.insert_fields(&mut m, ["jobName", "jobStatus", "jobError"]);
         m
     }
 }
