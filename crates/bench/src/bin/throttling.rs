@@ -37,6 +37,11 @@ struct Args {
     /// Give up after this many seconds.
     #[arg(long, default_value_t = 1800)]
     timeout_secs: u64,
+    /// How long each compute operation runs on the emulator's clock. 0 (the default) matches the
+    /// issue's baseline: the first poll sees the operation finished. Longer operations cost one
+    /// read per `Retry-After` second of polling.
+    #[arg(long, default_value_t = 0)]
+    operation_secs: u64,
 }
 
 #[tokio::main]
@@ -60,7 +65,8 @@ async fn main() -> anyhow::Result<()> {
     options
         .extra_settings
         .insert("POOLBROKER_LOG".into(), "error".into());
-    // Default emulator: throttling on, operations done on their first poll, Retry-After 1 s.
+    // Throttling on (ARM's buckets), Retry-After 1 s, operations as long as asked.
+    options.emulator.operation_duration = std::time::Duration::from_secs(args.operation_secs);
     let world = LocalWorld::start(options).await?;
 
     let n = args.commands;
