@@ -241,6 +241,38 @@ async fn honours_retry_after_seconds_on_429() {
     assert!(waited < Duration::from_millis(1500), "waited {waited:?}");
 }
 
+#[tokio::test]
+async fn after_a_429_other_reads_of_the_subscription_wait_instead_of_being_throttled_too() {
+    let fake = Fake::start(|req, n| {
+        if n == 0 && req.path.ends_with("/workspaces/ws-1") {
+            Reply::json(429, arm_error("TooManyRequests", "reads exhausted"))
+                .header("Retry-After", "1")
+        } else {
+            Reply::json(200, json!({"name": "x"}))
+        }
+    })
+    .await;
+    let client = fake.client();
+    let first = {
+        let client = client.clone();
+        tokio::spawn(async move { client.get_workspace(&ws()).await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(fake.count(), 1, "the first read was answered 429");
+
+    // Another command's read in the same subscription while ARM's read bucket is empty: held
+    // until the Retry-After has passed, not sent to be throttled as well.
+    let held_from = Instant::now();
+    client.get_compute(&ws(), &compute("other")).await.unwrap();
+    let held = held_from.elapsed();
+    assert!(
+        held >= Duration::from_millis(900),
+        "a read in a throttled bucket went out after {held:?}"
+    );
+    first.await.unwrap().unwrap();
+    assert_eq!(fake.count(), 3);
+}
+
 #[tokio::test(start_paused = true)]
 async fn retry_after_ms_wins_over_retry_after() {
     let fake = Fake::start(|_, n| {

@@ -41,6 +41,15 @@ async fn attach_grants_every_identity_once_and_grant_again_changes_nothing() {
     .await;
     assert_eq!(reply["status"], "Succeeded", "{reply}");
     assert_eq!(results(&reply), ["granted", "granted"]);
+    // The grant plans from the compute the attach wrote: one GET of it in all (the attach's
+    // idempotency check), as reads are the scarce budget under ARM's throttling.
+    let compute_reads = world
+        .arm
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/computes/spark-a"))
+        .count();
+    assert_eq!(compute_reads, 1, "{:#?}", world.arm.requests());
     assert!(
         reply["synapseAccess"][0]["identity"]
             .as_str()

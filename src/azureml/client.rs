@@ -12,6 +12,7 @@ use url::Url;
 
 use super::error::{ArmError, error_code_and_message};
 use super::options::ArmClientOptions;
+use super::throttle_gate::ThrottleGate;
 use crate::credential::{ARM_SCOPE, TokenSource};
 use crate::retry::{
     RetryDecision, RetryPolicy, is_retryable_status, may_resend, random_jitter, server_hint,
@@ -58,6 +59,7 @@ struct Inner {
     options: ArmClientOptions,
     credential: Arc<dyn TokenSource>,
     policy: RetryPolicy,
+    gate: ThrottleGate,
 }
 
 impl std::fmt::Debug for ArmClient {
@@ -94,6 +96,7 @@ impl ArmClient {
                 options,
                 credential,
                 policy,
+                gate: ThrottleGate::default(),
             }),
             correlation_id: None,
         })
@@ -298,6 +301,18 @@ impl ArmClient {
         body: Option<Bytes>,
         resend_count: u32,
     ) -> Result<Attempt, ArmError> {
+        let held = self.inner.gate.wait(
+            method,
+            url,
+            Instant::now(),
+            self.inner.options.retry.max_delay,
+        );
+        if !held.is_zero() {
+            // Jitter, so that the requests held together do not all arrive in the same instant.
+            let wait = held + random_jitter();
+            tokio::time::sleep(wait).await;
+            crate::telemetry::add_arm_wait(wait);
+        }
         let authorization =
             crate::credential::bearer_header(self.inner.credential.as_ref(), ARM_SCOPE).await?;
 
@@ -353,10 +368,19 @@ impl ArmClient {
             }));
         }
         span.record(fields::ERROR_TYPE, status.to_string().as_str());
+        let hint = server_hint(&headers, SystemTime::now());
+        if status == 429 {
+            self.inner.gate.throttled(
+                method,
+                url,
+                Instant::now(),
+                hint.unwrap_or(self.inner.options.retry.initial_delay),
+            );
+        }
         Ok(Attempt::Failed(Failure {
             retryable: is_retryable_status(status),
             status: Some(status),
-            hint: server_hint(&headers, SystemTime::now()),
+            hint,
             kind: FailureKind::Status {
                 body: error_body(&bytes),
                 request_id,

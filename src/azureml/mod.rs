@@ -11,6 +11,7 @@ mod linked_services;
 mod lro;
 mod options;
 mod resources;
+mod throttle_gate;
 
 pub use crate::credential::{
     ARM_SCOPE, AuthError, DeveloperTokens, ManagedIdentityTokens, StaticToken, TokenSource,

@@ -98,7 +98,8 @@ impl Access<'_, '_> {
         }
         match outcome {
             Outcome::Reply(mut reply) if reply.status == ReplyStatus::Succeeded => {
-                match self.grant_for(name, link).await {
+                let known = reply.pool.take();
+                match self.grant_for(name, link, known.map(|p| *p)).await {
                     // An attach without identity has nobody to grant to: not a failure.
                     Err(EngineError::Rejected(error))
                         if error.code == ErrorCode::PoolHasNoIdentity =>
@@ -139,7 +140,7 @@ impl Access<'_, '_> {
 
     pub async fn grant(&self, spec: &PoolAccessSpec) -> Result<Outcome, EngineError> {
         let report = self
-            .grant_for(&spec.name, spec.linked_service.as_ref())
+            .grant_for(&spec.name, spec.linked_service.as_ref(), None)
             .await?;
         let mut reply = Reply::succeeded(self.run.kind).with_message(format!(
             "the identities of '{}' hold the Synapse roles they need",
@@ -241,14 +242,24 @@ impl Access<'_, '_> {
     }
 
     /// Plans and applies every grant the compute (and the link) need; the per-grant report.
+    /// `known` is the compute as the command just read or wrote it: planned from that when it
+    /// is complete, else (a principal id ARM had not filled in yet) from a fresh GET.
     async fn grant_for(
         &self,
         name: &ComputeName,
         link: Option<&LinkedServiceName>,
+        known: Option<AttachedPool>,
     ) -> Result<Value, EngineError> {
         let synapse = self.synapse()?;
-        let pool = self.compute(name).await?;
-        let mut grants = pool_grants(&pool).map_err(plan_rejection)?;
+        let planned = match known.map(|pool| pool_grants(&pool)) {
+            Some(Err(PlanError::NoPrincipalId { .. })) | None => None,
+            Some(plan) => Some(plan),
+        };
+        let planned = match planned {
+            Some(plan) => plan,
+            None => pool_grants(&self.compute(name).await?),
+        };
+        let mut grants = planned.map_err(plan_rejection)?;
         if let Some(link_name) = link {
             let link = self.link(link_name).await?;
             grants.push(

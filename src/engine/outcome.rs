@@ -3,7 +3,7 @@ use std::time::Duration;
 use serde::Serialize;
 use serde_json::{Map, Value};
 
-use crate::domain::Envelope;
+use crate::domain::{AttachedPool, Envelope, az_ml_output};
 
 use super::error::Rejection;
 
@@ -46,6 +46,9 @@ pub struct Reply {
     pub truncated_total: Option<usize>,
     /// Extra fields a command adds (e.g. a job's compute decision).
     pub extra: Map<String, Value>,
+    /// The compute `resource` was made from, as the engine last read it. Not sent: it spares a
+    /// Synapse grant after an attach one more GET of the compute (a read under ARM's throttling).
+    pub pool: Option<Box<AttachedPool>>,
 }
 
 /// The reply message body (docs/messages.md).
@@ -88,6 +91,7 @@ impl Reply {
             already_detached: false,
             truncated_total: None,
             extra: Map::new(),
+            pool: None,
         }
     }
 
@@ -109,6 +113,13 @@ impl Reply {
 
     pub fn with_resource(mut self, resource: Value) -> Self {
         self.resource = Some(resource);
+        self
+    }
+
+    /// The reply describes `pool`: its az-ml output becomes `resource`.
+    pub fn with_pool(mut self, pool: AttachedPool) -> Self {
+        self.resource = Some(az_ml_output(&pool));
+        self.pool = Some(Box::new(pool));
         self
     }
 

@@ -54,7 +54,7 @@ impl PoolRun<'_> {
             if attach_is_noop(&desired, &current) && provisioned(&current) {
                 return Ok(Outcome::Reply(
                     Reply::succeeded(self.kind)
-                        .with_resource(az_ml_output(&current))
+                        .with_pool(current)
                         .with_message(format!(
                             "no change: '{name}' is already attached with this resource, identity, tags and description"
                         )),
@@ -97,7 +97,7 @@ impl PoolRun<'_> {
         {
             return Ok(Outcome::Reply(
                 Reply::succeeded(self.kind)
-                    .with_resource(az_ml_output(&current))
+                    .with_pool(current)
                     .with_message(format!("no change: '{name}' already has this identity")),
             ));
         }
@@ -171,9 +171,7 @@ impl PoolRun<'_> {
 
     pub async fn show(&self, spec: &ShowPoolSpec) -> Result<Outcome, EngineError> {
         let pool = self.require(&spec.name).await?;
-        Ok(Outcome::Reply(
-            Reply::succeeded(self.kind).with_resource(az_ml_output(&pool)),
-        ))
+        Ok(Outcome::Reply(Reply::succeeded(self.kind).with_pool(pool)))
     }
 
     pub async fn list(&self, spec: &ListPoolsSpec) -> Result<Outcome, EngineError> {
@@ -308,7 +306,7 @@ impl PoolRun<'_> {
                         ),
                     ),
                     (_, Some(resource)) => {
-                        Reply::succeeded(kind).with_resource(az_ml_output(&parse_pool(&resource)?))
+                        Reply::succeeded(kind).with_pool(parse_pool(&resource)?)
                     }
                     (_, None) => {
                         return Err(EngineError::IncompleteArmResponse {
