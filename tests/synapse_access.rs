@@ -3,6 +3,7 @@
 
 mod common;
 
+use azureml_emulator::{FaultKind, FaultRule};
 use common::*;
 use serde_json::{Value, json};
 
@@ -73,6 +74,52 @@ async fn attach_grants_every_identity_once_and_grant_again_changes_nothing() {
     assert_eq!(reply["status"], "Succeeded", "{reply}");
     assert_eq!(results(&reply), ["already held", "already held"]);
     assert_eq!(puts(&world), 2);
+    world.stop().await.unwrap();
+}
+
+/// An attach answered before the service assigned the identities (no principal ids in the 201):
+/// the client reads the compute for its final state, so the reply names the principal and the
+/// grant reaches it (without that read the grant would fail for want of a principal id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_attach_answered_without_principal_ids_reads_the_compute_for_the_grant() {
+    let world = start().await;
+    world.arm.inject(FaultRule {
+        method: Some(http::Method::PUT),
+        path_contains: "/computes/spark-np".into(),
+        kind: FaultKind::WithoutPrincipalIds,
+        times: 1,
+    });
+    let reply = round_trip(
+        &world,
+        &attach("spark-np", POOL1, Some(json!({"type": "system_assigned"}))),
+    )
+    .await;
+    assert_eq!(reply["status"], "Succeeded", "{reply}");
+    assert_eq!(results(&reply), ["granted"]);
+    let compute_reads = world
+        .arm
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with("/computes/spark-np"))
+        .count();
+    assert_eq!(compute_reads, 2, "idempotency check + the final read");
+    let principal = world
+        .arm
+        .compute(WORKSPACE_ID, "spark-np")
+        .expect("attached")["identity"]["principalId"]
+        .as_str()
+        .expect("the service assigned a principal")
+        .to_owned();
+    assert_eq!(
+        reply["resource"]["identity"]["principal_id"], principal,
+        "{reply}"
+    );
+    let held = world.synapse.assignments();
+    assert!(
+        held.iter()
+            .any(|a| a.principal_id == principal && a.role_definition_id == ADMIN),
+        "{held:?}"
+    );
     world.stop().await.unwrap();
 }
 

@@ -33,7 +33,8 @@ pub struct PendingOperation {
     /// The resource as ARM answered the write that started the operation. When the operation
     /// succeeds within the same invocation this body, with its terminal provisioning state, is
     /// the result, instead of one more GET: under ARM's read throttling that GET is a third of
-    /// an attach's reads. Not carried across invocations (a resumed operation reads the resource).
+    /// an attach's reads. Not used when it lacks a managed identity's principal id, and not
+    /// carried across invocations (a resumed operation reads the resource).
     pub accepted_body: Option<Value>,
 }
 
@@ -241,7 +242,7 @@ impl ArmClient {
             // final-state-via: location — the Location's final body is the resource.
             return Ok(LroOutcome::Done(Some(body)));
         }
-        if let Some(mut body) = op.accepted_body.clone() {
+        if let Some(mut body) = op.accepted_body.clone().filter(identities_assigned) {
             body["properties"]["provisioningState"] = Value::from("Succeeded");
             return Ok(LroOutcome::Done(Some(body)));
         }
@@ -250,6 +251,27 @@ impl ArmClient {
             .await?;
         Ok(LroOutcome::Done(non_null(resource.body)))
     }
+}
+
+/// Whether the accepted body already names every managed identity's principal. The service
+/// assigns them while the operation runs; an answer written before that must not stand in for
+/// the final resource (callers hand the principals on, e.g. to the Synapse grant).
+fn identities_assigned(body: &Value) -> bool {
+    let Some(identity) = body.get("identity").filter(|i| !i.is_null()) else {
+        return true;
+    };
+    let has_principal = |v: &Value| v.get("principalId").is_some_and(Value::is_string);
+    let kind = identity
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let system_ok = !kind.contains("systemassigned") || has_principal(identity);
+    let users_ok = identity
+        .get("userAssignedIdentities")
+        .and_then(Value::as_object)
+        .is_none_or(|users| users.values().all(has_principal));
+    system_ok && users_ok
 }
 
 /// Transient errors stay transient (a redelivery re-reads the resource) and an operation that
@@ -278,5 +300,34 @@ fn non_null(value: Value) -> Option<Value> {
     match value {
         Value::Null => None,
         other => Some(other),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::identities_assigned;
+    use serde_json::json;
+
+    #[test]
+    fn an_answer_stands_for_the_resource_only_when_every_identity_has_its_principal() {
+        assert!(identities_assigned(&json!({"properties": {}})));
+        assert!(identities_assigned(&json!({"identity": {"type": "None"}})));
+        assert!(identities_assigned(
+            &json!({"identity": {"type": "SystemAssigned", "principalId": "p"}})
+        ));
+        assert!(!identities_assigned(
+            &json!({"identity": {"type": "SystemAssigned"}})
+        ));
+        let users = |principal: serde_json::Value| {
+            json!({"identity": {"type": "UserAssigned", "userAssignedIdentities": {
+                "/a": {"principalId": "p", "clientId": "c"}, "/b": principal}}})
+        };
+        assert!(identities_assigned(&users(
+            json!({"principalId": "q", "clientId": "d"})
+        )));
+        assert!(!identities_assigned(&users(json!({}))));
+        assert!(!identities_assigned(&json!({"identity": {
+            "type": "SystemAssigned, UserAssigned",
+            "userAssignedIdentities": {"/a": {"principalId": "p"}}}})));
     }
 }

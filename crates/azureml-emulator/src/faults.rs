@@ -59,6 +59,10 @@ pub enum FaultKind {
     /// Serves the request, then points its `Azure-AsyncOperation` and `Location` headers at
     /// `origin` (e.g. `http://127.0.0.1:9`): a hostile or broken ARM front end.
     ForeignOperationUrl { origin: String },
+    /// Serves the request, then removes every `principalId` from the answer's `identity`: an
+    /// answer written before the service had assigned the identities (whether Azure ML's 201 for
+    /// an attach carries them is unverified).
+    WithoutPrincipalIds,
 }
 
 impl FaultRule {
@@ -264,7 +268,8 @@ pub(crate) async fn observe(
         Some(
             k @ (FaultKind::SlowAnswer { .. }
             | FaultKind::ResetAfterServing
-            | FaultKind::ForeignOperationUrl { .. }),
+            | FaultKind::ForeignOperationUrl { .. }
+            | FaultKind::WithoutPrincipalIds),
         ) => Some(k.clone()),
         _ => None,
     };
@@ -299,7 +304,8 @@ pub(crate) async fn observe(
             | FaultKind::SlowOperation { .. }
             | FaultKind::SlowAnswer { .. }
             | FaultKind::ResetAfterServing
-            | FaultKind::ForeignOperationUrl { .. },
+            | FaultKind::ForeignOperationUrl { .. }
+            | FaultKind::WithoutPrincipalIds,
         )
         | None => None,
     };
@@ -331,7 +337,39 @@ pub(crate) async fn observe(
                 }
             }
         }
+        Some(FaultKind::WithoutPrincipalIds) => return without_principal_ids(resp).await,
         _ => {}
     }
     resp
+}
+
+async fn without_principal_ids(resp: Response) -> Response {
+    let (mut parts, body) = resp.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+        return ArmError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalServerError",
+            "the answer could not be read back",
+        )
+        .into_response();
+    };
+    let Ok(mut value) = serde_json::from_slice::<Value>(&bytes) else {
+        return Response::from_parts(parts, Body::from(bytes));
+    };
+    if let Some(identity) = value.get_mut("identity") {
+        strip_principal_ids(identity);
+    }
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    Response::from_parts(parts, Body::from(value.to_string()))
+}
+
+fn strip_principal_ids(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("principalId");
+            map.values_mut().for_each(strip_principal_ids);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_principal_ids),
+        _ => {}
+    }
 }
