@@ -1,6 +1,7 @@
 //! `--via-queue` and `poolbroker send --wait`: send the command to the broker's queue and wait
 //! for its correlated reply.
 
+use crate::domain::session_id_of;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -75,6 +76,11 @@ pub async fn send_command(
 ) -> anyhow::Result<Sent> {
     let correlation_id = uuid::Uuid::new_v4().simple().to_string();
     let message = OutboundMessage {
+        session_id: Some(session_id_of(
+            body.as_bytes(),
+            Some(content_type),
+            &correlation_id,
+        )),
         body,
         content_type: Some(content_type.to_owned()),
         correlation_id: Some(correlation_id.clone()),

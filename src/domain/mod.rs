@@ -35,6 +35,8 @@ pub use tags::{
 pub use ttl::{Ttl, TtlError, format_duration, format_utc_seconds, parse_expires_at};
 
 mod command;
+mod session_key;
+pub use session_key::session_id_of;
 pub mod spark;
 mod specs;
 pub use command::{

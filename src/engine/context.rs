@@ -16,6 +16,8 @@ pub struct CommandContext {
     /// Not the first delivery: an earlier one may have sent a write that ARM took (its answer
     /// lost to a crash or a reset), so writes re-read the resource before sending anything.
     pub redelivered: bool,
+    /// The delivery's Service Bus `SessionId`: the broker's follow-ups stay in the session.
+    pub session_id: Option<String>,
 }
 
 impl CommandContext {
@@ -27,6 +29,7 @@ impl CommandContext {
             now,
             deferred_since: None,
             redelivered: false,
+            session_id: None,
         }
     }
 }

@@ -4,6 +4,7 @@
 //! detection) and a `traceparent` (the command's invocation joins this trace); without one, the
 //! `commands` output binding carries the bodies.
 
+use crate::domain::session_id_of;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use bytes::Bytes;
@@ -60,11 +61,18 @@ async fn process(
             Some(sender) => {
                 let queue = &state.inner.engine.settings().commands_queue;
                 for (command, body) in commands.iter().zip(&bodies) {
+                    let subject = body["kind"].as_str().map(str::to_owned);
+                    let body = body.to_string();
                     let message = OutboundMessage {
-                        body: body.to_string(),
+                        session_id: Some(session_id_of(
+                            body.as_bytes(),
+                            Some("application/json"),
+                            &command.message_id,
+                        )),
+                        body,
                         content_type: Some("application/json".into()),
                         message_id: Some(command.message_id.clone()),
-                        subject: body["kind"].as_str().map(str::to_owned),
+                        subject,
                         ..OutboundMessage::default()
                     };
                     // A failed send answers 503 so the sender retries the delivery; commands

@@ -68,6 +68,7 @@ async fn process(
     let mut ctx = CommandContext::new(correlation_id, now);
     ctx.reply_to = delivery.reply_to.clone();
     ctx.message_id = delivery.message_id.clone();
+    ctx.session_id = delivery.session_id.clone();
     // Only ever shortens how long this sender's own command is put off; a future date is now.
     ctx.deferred_since = delivery
         .property(DEFERRED_SINCE_PROPERTY)
@@ -354,6 +355,12 @@ async fn schedule_follow_up(
         content_type: Some("application/json".into()),
         correlation_id: Some(ctx.correlation_id.clone()),
         subject: Some(format!("{}.FollowUp", follow_up.kind)),
+        // A session-enabled queue refuses a message without one.
+        session_id: Some(
+            ctx.session_id
+                .clone()
+                .unwrap_or_else(|| follow_up.envelope.session_id(&ctx.correlation_id)),
+        ),
         scheduled_enqueue_time: Some(due),
         ..OutboundMessage::default()
     };

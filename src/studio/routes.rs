@@ -1,5 +1,6 @@
 //! `/api/studio/…`: which page a request asks for, and what each page gathers.
 
+use crate::domain::session_id_of;
 use time::OffsetDateTime;
 
 use super::auth::Principal;
@@ -277,8 +278,14 @@ fn outbound(cmd: &FormCommand, principal: &Principal) -> OutboundMessage {
         // Who asked, for the audit trail in the queue (a display name, never a token).
         properties.push(("poolbroker-studio-user".into(), name.clone()));
     }
+    let body = cmd.body.to_string();
     OutboundMessage {
-        body: cmd.body.to_string(),
+        session_id: Some(session_id_of(
+            body.as_bytes(),
+            Some("application/json"),
+            &cmd.correlation_id,
+        )),
+        body,
         content_type: Some("application/json".into()),
         correlation_id: Some(cmd.correlation_id.clone()),
         message_id: Some(cmd.correlation_id.clone()),

@@ -90,8 +90,13 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<RunningHost, HostError> {
     let app = config::load(&config)?;
+    // Triggers first: a queue takes its session mode from the function it triggers, not from
+    // another function's output binding that happens to be read earlier.
     for f in &app.functions {
-        ensure_queues(&broker, f)?;
+        ensure_queues(&broker, f, QueueRole::Trigger)?;
+    }
+    for f in &app.functions {
+        ensure_queues(&broker, f, QueueRole::Output)?;
     }
     let store = Arc::new(StatusStore::open(config.state_dir.clone())?);
     let listener = server::bind(config.http_addr).await?;
@@ -204,7 +209,13 @@ pub async fn start(
     })
 }
 
-fn ensure_queues(broker: &Broker, f: &FunctionDef) -> Result<(), HostError> {
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum QueueRole {
+    Trigger,
+    Output,
+}
+
+fn ensure_queues(broker: &Broker, f: &FunctionDef, role: QueueRole) -> Result<(), HostError> {
     let ensure = |queue: &str, sessions: bool, is_trigger: bool| -> Result<(), HostError> {
         match broker.queue_config(queue) {
             Ok(existing) => {
@@ -235,12 +246,18 @@ fn ensure_queues(broker: &Broker, f: &FunctionDef) -> Result<(), HostError> {
             }),
         }
     };
-    if let Trigger::ServiceBus(t) = &f.trigger {
-        ensure(&t.queue, t.sessions, true)?;
-    }
-    for o in &f.outputs {
-        if let OutputKind::ServiceBus { queue, .. } = &o.kind {
-            ensure(queue, false, false)?;
+    match role {
+        QueueRole::Trigger => {
+            if let Trigger::ServiceBus(t) = &f.trigger {
+                ensure(&t.queue, t.sessions, true)?;
+            }
+        }
+        QueueRole::Output => {
+            for o in &f.outputs {
+                if let OutputKind::ServiceBus { queue, .. } = &o.kind {
+                    ensure(queue, false, false)?;
+                }
+            }
         }
     }
     Ok(())
