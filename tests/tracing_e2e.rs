@@ -84,6 +84,7 @@ async fn one_trace_from_producer_to_arm_and_on_to_the_reply() {
                     .iter()
                     .any(|s| s.trace_id_hex == TRACE_ID && s.parent_span_id_hex == PARENT_SPAN)
                     && spans.iter().filter(|s| s.name == "arm.request").count() >= 3
+                    && spans.iter().any(|s| s.name == "synapse.request")
             },
             Duration::from_secs(20),
         )
@@ -137,6 +138,19 @@ async fn one_trace_from_producer_to_arm_and_on_to_the_reply() {
         arm.iter()
             .any(|s| s.attributes["http.request.method"] == "PUT")
     );
+    // The Synapse grant after the attach: the same span builder, in the same trace.
+    let synapse: Vec<&ReceivedSpan> = spans
+        .iter()
+        .filter(|s| s.name == "synapse.request" && s.trace_id_hex == TRACE_ID)
+        .collect();
+    assert!(!synapse.is_empty(), "{spans:#?}");
+    for span in &synapse {
+        assert_eq!(span.kind, "client");
+        assert_eq!(span.parent_span_id_hex, consumer.span_id_hex);
+        assert_eq!(span.attributes["az.namespace"], "Microsoft.Synapse");
+        assert!(span.attributes.contains_key("http.response.status_code"));
+        assert!(span.attributes["url.full"].contains("api-version=2020-12-01"));
+    }
 
     let reply_traceparent = property(&reply, "traceparent").expect("reply carries traceparent");
     assert!(reply_traceparent.contains(TRACE_ID), "{reply_traceparent}");

@@ -12,7 +12,6 @@ use secrecy::ExposeSecret;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tokio::time::Instant;
-use tracing::field::Empty;
 use url::Url;
 use uuid::Uuid;
 
@@ -26,7 +25,7 @@ use crate::retry::{
     RetryDecision, RetryPolicy, is_retryable_status, is_retryable_transport, random_jitter,
     server_hint, wait_to_retry,
 };
-use crate::telemetry::redact_url;
+use crate::telemetry;
 
 const CONTINUATION: &str = "x-ms-continuation";
 /// Pages followed by one list call before we assume a continuation loop.
@@ -332,16 +331,8 @@ impl SynapseClient {
     ) -> Result<Result<Response, Failure>, SynapseError> {
         let authorization =
             crate::credential::bearer_header(self.credential.as_ref(), SYNAPSE_SCOPE).await?;
-        let span = tracing::info_span!(
-            "synapse.request",
-            otel.kind = "client",
-            http.request.method = %method,
-            url.full = redact_url(url.as_str()),
-            server.address = url.host_str().unwrap_or_default(),
-            http.response.status_code = Empty,
-            az.namespace = "Microsoft.Synapse",
-            http.request.resend_count = resend_count,
-        );
+        let span = telemetry::synapse_request_span(method.as_str(), url.as_str());
+        span.record("http.request.resend_count", resend_count);
         let mut request = self
             .http
             .request(method.clone(), url.clone())

@@ -18,7 +18,8 @@
 //!
 //! - One [`invocation_span`] per invocation; continue the caller's trace with
 //!   [`parent_from_properties`] + [`set_parent`], or [`add_link`] for follow-ups.
-//! - ARM calls in [`arm_request_span`]s and token-endpoint calls in [`token_request_span`]s
+//! - ARM calls in [`arm_request_span`]s, Synapse calls in [`synapse_request_span`]s and
+//!   token-endpoint calls in [`token_request_span`]s
 //!   (`CLIENT`, one builder), Service Bus sends in [`servicebus_send_span`]s (`PRODUCER`);
 //!   failures through [`record_error`].
 //! - Every message the broker sends carries [`propagation_properties`].
@@ -52,5 +53,5 @@ pub use redact::{REDACTED, is_sensitive_key, redact_text, redact_url};
 pub use server_timing::{ServerTiming, add_arm_wait, measure};
 pub use spans::{
     Trigger, arm_request_span, fields, invocation_span, record_error, servicebus_send_span,
-    token_request_span,
+    synapse_request_span, token_request_span,
 };

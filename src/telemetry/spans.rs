@@ -134,6 +134,15 @@ pub fn arm_request_span(method: &str, url: &str) -> tracing::Span {
     http_client_span!("arm.request", method, url)
 }
 
+/// A `CLIENT` span for one Synapse data-plane request attempt (role definitions and
+/// assignments), named `synapse.request`; recorded like [`arm_request_span`]. The data plane's
+/// paths name no provider, so `az.namespace` is set here.
+pub fn synapse_request_span(method: &str, url: &str) -> tracing::Span {
+    let span = http_client_span!("synapse.request", method, url);
+    span.record("az.namespace", "Microsoft.Synapse");
+    span
+}
+
 /// A `CLIENT` span for one request to the token endpoint (managed identity, IMDS), named
 /// `token.request`. Only the redacted URL and the status are recorded: never a header (the
 /// endpoint's `X-IDENTITY-HEADER` is a secret) nor the body (it carries the token).
