@@ -44,12 +44,7 @@ async fn attach_grants_every_identity_once_and_grant_again_changes_nothing() {
     assert_eq!(results(&reply), ["granted", "granted"]);
     // The grant plans from the compute the attach wrote: one GET of it in all (the attach's
     // idempotency check), as reads are the scarce budget under ARM's throttling.
-    let compute_reads = world
-        .arm
-        .requests()
-        .iter()
-        .filter(|r| r.method == "GET" && r.path.ends_with("/computes/spark-a"))
-        .count();
+    let compute_reads = compute_requests(&world, "GET", "spark-a").len();
     assert_eq!(compute_reads, 1, "{:#?}", world.arm.requests());
     assert!(
         reply["synapseAccess"][0]["identity"]
@@ -96,12 +91,7 @@ async fn an_attach_answered_without_principal_ids_reads_the_compute_for_the_gran
     .await;
     assert_eq!(reply["status"], "Succeeded", "{reply}");
     assert_eq!(results(&reply), ["granted"]);
-    let compute_reads = world
-        .arm
-        .requests()
-        .iter()
-        .filter(|r| r.method == "GET" && r.path.ends_with("/computes/spark-np"))
-        .count();
+    let compute_reads = compute_requests(&world, "GET", "spark-np").len();
     assert_eq!(compute_reads, 2, "idempotency check + the final read");
     let principal = world
         .arm
