@@ -273,6 +273,41 @@ async fn after_a_429_other_reads_of_the_subscription_wait_instead_of_being_throt
     assert_eq!(fake.count(), 3);
 }
 
+#[tokio::test]
+async fn when_arm_says_the_read_bucket_is_nearly_empty_reads_are_paced_at_its_refill_rate() {
+    // Every answer says 5 reads are left: below the pacing threshold.
+    let fake = Fake::start(|_, _| {
+        Reply::json(200, json!({"name": "x"}))
+            .header("x-ms-ratelimit-remaining-subscription-reads", "5")
+    })
+    .await;
+    let client = fake.client();
+    client.get_workspace(&ws()).await.unwrap();
+
+    let started = Instant::now();
+    let reads: Vec<_> = (0..6)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                client
+                    .get_compute(&ws(), &compute(&format!("spark{i}x")))
+                    .await
+            })
+        })
+        .collect();
+    for read in reads {
+        read.await.unwrap().unwrap();
+    }
+    // Six reads at ARM's documented 25 per second: the last one's slot is 200 ms out. Without
+    // pacing all six go out at once and come back within a few milliseconds.
+    let took = started.elapsed();
+    assert!(
+        took >= Duration::from_millis(200),
+        "six paced reads took {took:?}"
+    );
+    assert_eq!(fake.count(), 7);
+}
+
 #[tokio::test(start_paused = true)]
 async fn retry_after_ms_wins_over_retry_after() {
     let fake = Fake::start(|_, n| {

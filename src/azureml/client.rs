@@ -347,6 +347,9 @@ impl ArmClient {
             }
         };
         span.record(fields::HTTP_RESPONSE_STATUS_CODE, status);
+        self.inner
+            .gate
+            .observe(method, url, Instant::now(), &headers);
         let request_id = headers
             .get(REQUEST_ID)
             .and_then(|v| v.to_str().ok())
