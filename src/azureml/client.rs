@@ -306,12 +306,11 @@ impl ArmClient {
             url,
             Instant::now(),
             self.inner.options.retry.max_delay,
+            random_jitter(),
         );
         if !held.is_zero() {
-            // Jitter, so that the requests held together do not all arrive in the same instant.
-            let wait = held + random_jitter();
-            tokio::time::sleep(wait).await;
-            crate::telemetry::add_arm_wait(wait);
+            tokio::time::sleep(held).await;
+            crate::telemetry::add_arm_wait(held);
         }
         let authorization =
             crate::credential::bearer_header(self.inner.credential.as_ref(), ARM_SCOPE).await?;

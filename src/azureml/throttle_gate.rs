@@ -10,7 +10,7 @@
 //!   than documented costs only the requests sent while the bucket was low.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 use http::{HeaderMap, Method};
@@ -72,23 +72,29 @@ pub(crate) struct ThrottleGate {
 impl ThrottleGate {
     /// How long a request must wait before it is sent (zero when its bucket is open and not
     /// paced), at most `cap` so that a huge `Retry-After` cannot park a command past its own
-    /// deadlines. A paced request reserves its slot.
-    pub fn wait(&self, method: &Method, url: &Url, now: Instant, cap: Duration) -> Duration {
+    /// deadlines. `jitter` is added to a wait for a closed bucket, so that the requests held
+    /// together do not all arrive in the same instant; paced slots are spread already. A paced
+    /// request reserves its slot.
+    pub fn wait(
+        &self,
+        method: &Method,
+        url: &Url,
+        now: Instant,
+        cap: Duration,
+        jitter: Duration,
+    ) -> Duration {
         let Some(key) = key(method, url) else {
             return Duration::ZERO;
         };
         let interval = key.1.refill_interval();
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut buckets = self.buckets();
         let Some(state) = buckets.get_mut(&key) else {
             return Duration::ZERO;
         };
         let open_at = state
             .closed_until
             .filter(|until| *until > now)
-            .unwrap_or(now);
+            .map_or(now, |until| until + jitter);
         let go_at = match state.next_slot {
             Some(slot) => {
                 let go_at = slot.max(open_at);
@@ -109,10 +115,7 @@ impl ThrottleGate {
             return;
         };
         let until = now + retry_after;
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut buckets = self.buckets();
         let state = buckets.entry(key).or_default();
         if state.closed_until.is_none_or(|closed| closed < until) {
             state.closed_until = Some(until);
@@ -132,10 +135,7 @@ impl ThrottleGate {
         else {
             return;
         };
-        let mut buckets = self
-            .buckets
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut buckets = self.buckets();
         if remaining <= PACE_FROM {
             let state = buckets.entry(key).or_default();
             state.next_slot.get_or_insert(now);
@@ -144,6 +144,13 @@ impl ThrottleGate {
         {
             state.next_slot = None;
         }
+    }
+
+    /// The state is a few instants: a panic elsewhere cannot leave it half-written.
+    fn buckets(&self) -> MutexGuard<'_, HashMap<(String, Bucket), BucketState>> {
+        self.buckets
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -161,6 +168,7 @@ mod tests {
     use super::*;
 
     const CAP: Duration = Duration::from_secs(30);
+    const NO_JITTER: Duration = Duration::ZERO;
 
     fn url(sub: &str, rest: &str) -> Url {
         Url::parse(&format!(
@@ -177,19 +185,19 @@ mod tests {
         gate.throttled(&Method::GET, &compute, now, Duration::from_secs(2));
         let other_compute = url("aaaa", "resourceGroups/rg/computes/b");
         assert_eq!(
-            gate.wait(&Method::GET, &other_compute, now, CAP),
+            gate.wait(&Method::GET, &other_compute, now, CAP, NO_JITTER),
             Duration::from_secs(2)
         );
         assert_eq!(
-            gate.wait(&Method::PUT, &other_compute, now, CAP),
+            gate.wait(&Method::PUT, &other_compute, now, CAP, NO_JITTER),
             Duration::ZERO
         );
         assert_eq!(
-            gate.wait(&Method::DELETE, &other_compute, now, CAP),
+            gate.wait(&Method::DELETE, &other_compute, now, CAP, NO_JITTER),
             Duration::ZERO
         );
         assert_eq!(
-            gate.wait(&Method::GET, &url("bbbb", "x"), now, CAP),
+            gate.wait(&Method::GET, &url("bbbb", "x"), now, CAP, NO_JITTER),
             Duration::ZERO
         );
     }
@@ -202,11 +210,23 @@ mod tests {
         gate.throttled(&Method::PUT, &u, now, Duration::from_secs(5));
         gate.throttled(&Method::PUT, &u, now, Duration::from_secs(1));
         assert_eq!(
-            gate.wait(&Method::PATCH, &u, now + Duration::from_secs(4), CAP),
+            gate.wait(
+                &Method::PATCH,
+                &u,
+                now + Duration::from_secs(4),
+                CAP,
+                NO_JITTER
+            ),
             Duration::from_secs(1)
         );
         assert_eq!(
-            gate.wait(&Method::PUT, &u, now + Duration::from_secs(5), CAP),
+            gate.wait(
+                &Method::PUT,
+                &u,
+                now + Duration::from_secs(5),
+                CAP,
+                NO_JITTER
+            ),
             Duration::ZERO
         );
     }
@@ -217,10 +237,13 @@ mod tests {
         let now = Instant::now();
         let u = url("s", "computes/a");
         gate.throttled(&Method::GET, &u, now, Duration::from_secs(999_999));
-        assert_eq!(gate.wait(&Method::GET, &u, now, CAP), CAP);
+        assert_eq!(gate.wait(&Method::GET, &u, now, CAP, NO_JITTER), CAP);
         let tenant = Url::parse("https://management.azure.com/providers/Microsoft.X").unwrap();
         gate.throttled(&Method::GET, &tenant, now, Duration::from_secs(9));
-        assert_eq!(gate.wait(&Method::GET, &tenant, now, CAP), Duration::ZERO);
+        assert_eq!(
+            gate.wait(&Method::GET, &tenant, now, CAP, NO_JITTER),
+            Duration::ZERO
+        );
     }
 
     fn remaining(bucket: &str, n: u64) -> HeaderMap {
@@ -239,24 +262,36 @@ mod tests {
         let now = Instant::now();
         let u = url("s", "computes/a");
         gate.observe(&Method::PUT, &u, now, &remaining("writes", 100));
-        assert_eq!(gate.wait(&Method::PUT, &u, now, CAP), Duration::ZERO);
+        assert_eq!(
+            gate.wait(&Method::PUT, &u, now, CAP, NO_JITTER),
+            Duration::ZERO
+        );
         gate.observe(&Method::PUT, &u, now, &remaining("writes", 12));
         let waits: Vec<u128> = (0..4)
-            .map(|_| gate.wait(&Method::PUT, &u, now, CAP).as_millis())
+            .map(|_| gate.wait(&Method::PUT, &u, now, CAP, NO_JITTER).as_millis())
             .collect();
         assert_eq!(waits, [0, 100, 200, 300]);
         // Reads are another bucket, paced at their own rate only when their header says so.
-        assert_eq!(gate.wait(&Method::GET, &u, now, CAP), Duration::ZERO);
+        assert_eq!(
+            gate.wait(&Method::GET, &u, now, CAP, NO_JITTER),
+            Duration::ZERO
+        );
         gate.observe(&Method::GET, &u, now, &remaining("reads", 3));
         let reads: Vec<u128> = (0..3)
-            .map(|_| gate.wait(&Method::GET, &u, now, CAP).as_millis())
+            .map(|_| gate.wait(&Method::GET, &u, now, CAP, NO_JITTER).as_millis())
             .collect();
         assert_eq!(reads, [0, 40, 80]);
         // Between the thresholds nothing changes; above them pacing stops.
         gate.observe(&Method::PUT, &u, now, &remaining("writes", 30));
-        assert_eq!(gate.wait(&Method::PUT, &u, now, CAP).as_millis(), 400);
+        assert_eq!(
+            gate.wait(&Method::PUT, &u, now, CAP, NO_JITTER).as_millis(),
+            400
+        );
         gate.observe(&Method::PUT, &u, now, &remaining("writes", 41));
-        assert_eq!(gate.wait(&Method::PUT, &u, now, CAP), Duration::ZERO);
+        assert_eq!(
+            gate.wait(&Method::PUT, &u, now, CAP, NO_JITTER),
+            Duration::ZERO
+        );
     }
 
     #[test]
@@ -267,8 +302,29 @@ mod tests {
         gate.observe(&Method::DELETE, &u, now, &remaining("deletes", 0));
         gate.throttled(&Method::DELETE, &u, now, Duration::from_secs(2));
         let waits: Vec<u128> = (0..3)
-            .map(|_| gate.wait(&Method::DELETE, &u, now, CAP).as_millis())
+            .map(|_| {
+                gate.wait(&Method::DELETE, &u, now, CAP, NO_JITTER)
+                    .as_millis()
+            })
             .collect();
         assert_eq!(waits, [2000, 2100, 2200]);
+    }
+
+    #[test]
+    fn jitter_spreads_requests_held_by_a_429_but_not_paced_slots() {
+        let gate = ThrottleGate::default();
+        let now = Instant::now();
+        let u = url("s", "computes/a");
+        let jitter = Duration::from_millis(30);
+        gate.throttled(&Method::PUT, &u, now, Duration::from_secs(1));
+        assert_eq!(
+            gate.wait(&Method::PUT, &u, now, CAP, jitter),
+            Duration::from_millis(1030)
+        );
+        gate.observe(&Method::GET, &u, now, &remaining("reads", 1));
+        let reads: Vec<u128> = (0..2)
+            .map(|_| gate.wait(&Method::GET, &u, now, CAP, jitter).as_millis())
+            .collect();
+        assert_eq!(reads, [0, 40]);
     }
 }

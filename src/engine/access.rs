@@ -252,12 +252,10 @@ impl Access<'_, '_> {
     ) -> Result<Value, EngineError> {
         let synapse = self.synapse()?;
         let planned = match known.map(|pool| pool_grants(&pool)) {
-            Some(Err(PlanError::NoPrincipalId { .. })) | None => None,
-            Some(plan) => Some(plan),
-        };
-        let planned = match planned {
+            Some(Err(PlanError::NoPrincipalId { .. })) | None => {
+                pool_grants(&self.compute(name).await?)
+            }
             Some(plan) => plan,
-            None => pool_grants(&self.compute(name).await?),
         };
         let mut grants = planned.map_err(plan_rejection)?;
         if let Some(link_name) = link {

@@ -332,7 +332,7 @@ impl SynapseClient {
         let authorization =
             crate::credential::bearer_header(self.credential.as_ref(), SYNAPSE_SCOPE).await?;
         let span = telemetry::synapse_request_span(method.as_str(), url.as_str());
-        span.record("http.request.resend_count", resend_count);
+        span.record(telemetry::fields::HTTP_RESEND_COUNT, resend_count);
         let mut request = self
             .http
             .request(method.clone(), url.clone())

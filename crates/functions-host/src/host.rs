@@ -93,10 +93,16 @@ pub async fn start(
     // Triggers first: a queue takes its session mode from the function it triggers, not from
     // another function's output binding that happens to be read earlier.
     for f in &app.functions {
-        ensure_queues(&broker, f, QueueRole::Trigger)?;
+        if let Trigger::ServiceBus(t) = &f.trigger {
+            ensure_queue(&broker, f, &t.queue, Some(t.sessions))?;
+        }
     }
     for f in &app.functions {
-        ensure_queues(&broker, f, QueueRole::Output)?;
+        for o in &f.outputs {
+            if let OutputKind::ServiceBus { queue, .. } = &o.kind {
+                ensure_queue(&broker, f, queue, None)?;
+            }
+        }
     }
     let store = Arc::new(StatusStore::open(config.state_dir.clone())?);
     let listener = server::bind(config.http_addr).await?;
@@ -209,58 +215,42 @@ pub async fn start(
     })
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum QueueRole {
-    Trigger,
-    Output,
-}
-
-fn ensure_queues(broker: &Broker, f: &FunctionDef, role: QueueRole) -> Result<(), HostError> {
-    let ensure = |queue: &str, sessions: bool, is_trigger: bool| -> Result<(), HostError> {
-        match broker.queue_config(queue) {
-            Ok(existing) => {
-                if is_trigger && existing.requires_session != sessions {
-                    return Err(HostError::SessionMismatch {
-                        function: f.name.clone(),
-                        queue: queue.to_owned(),
-                        trigger_sessions: sessions,
-                        queue_sessions: existing.requires_session,
-                    });
-                }
-                Ok(())
+/// Creates `queue` if missing. `trigger_sessions`: the queue triggers `f`, whose session mode it
+/// must have (`None` for an output binding, which sends to whatever the queue is).
+fn ensure_queue(
+    broker: &Broker,
+    f: &FunctionDef,
+    queue: &str,
+    trigger_sessions: Option<bool>,
+) -> Result<(), HostError> {
+    match broker.queue_config(queue) {
+        Ok(existing) => match trigger_sessions {
+            Some(sessions) if existing.requires_session != sessions => {
+                Err(HostError::SessionMismatch {
+                    function: f.name.clone(),
+                    queue: queue.to_owned(),
+                    trigger_sessions: sessions,
+                    queue_sessions: existing.requires_session,
+                })
             }
-            Err(BrokerError::QueueNotFound(_)) => {
-                broker.create_queue(
-                    queue,
-                    QueueConfig {
-                        requires_session: sessions,
-                        ..QueueConfig::default()
-                    },
-                );
-                Ok(())
-            }
-            Err(source) => Err(HostError::Broker {
-                function: f.name.clone(),
-                queue: queue.to_owned(),
-                source,
-            }),
+            _ => Ok(()),
+        },
+        Err(BrokerError::QueueNotFound(_)) => {
+            broker.create_queue(
+                queue,
+                QueueConfig {
+                    requires_session: trigger_sessions.unwrap_or(false),
+                    ..QueueConfig::default()
+                },
+            );
+            Ok(())
         }
-    };
-    match role {
-        QueueRole::Trigger => {
-            if let Trigger::ServiceBus(t) = &f.trigger {
-                ensure(&t.queue, t.sessions, true)?;
-            }
-        }
-        QueueRole::Output => {
-            for o in &f.outputs {
-                if let OutputKind::ServiceBus { queue, .. } = &o.kind {
-                    ensure(queue, false, false)?;
-                }
-            }
-        }
+        Err(source) => Err(HostError::Broker {
+            function: f.name.clone(),
+            queue: queue.to_owned(),
+            source,
+        }),
     }
-    Ok(())
 }
 
 fn info(f: &FunctionDef, http_addr: SocketAddr, prefix: &[String]) -> FunctionInfo {
